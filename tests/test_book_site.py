@@ -1,0 +1,58 @@
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, a Colab button."
+import functools, http.server, shutil, threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from cxr_lib.book import toc_files
+
+SITE = ROOT / "book" / "_build" / "html"
+SHOTS = ROOT / "book" / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = toc_files(ROOT / "_toc.yml")
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    assert (SITE / "index.html").exists(), "no built site: run `make site` (or `make test`, which builds it) first"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), "Debian chromium is not installed: `make browser`"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page_file", PAGES)
+def test_page_renders(site_url, browser, page_file):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site_url}/{page_file}.html", wait_until="load")
+    page.wait_for_load_state("networkidle", timeout=15000)
+    title = page.locator("main h1").first.inner_text(timeout=5000)
+    assert title.strip(), f"{page_file}: no title"
+    broken = page.evaluate("""() => Array.from(document.images)
+        .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)""")
+    assert not broken, f"{page_file}: images failed to load: {broken}"
+    outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
+    bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
+    assert not bad, f"{page_file}: error output on the page: {bad}"
+    if (ROOT / f"{page_file}.ipynb").exists():
+        n_images = page.evaluate("() => document.querySelectorAll('.cell_output img').length")
+        assert page.locator("a[href*='colab.research.google.com']").count() >= 1, f"{page_file}: no Colab launch button"
+        if page_file.endswith("01_data"): assert n_images >= 5, "the data chapter should show its figures"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{page_file.replace('/', '__')}.png"), full_page=False)
+    page.close()

@@ -1,0 +1,12 @@
+"Every notebook's own tests (test_eq/test_fail cells and the rest), run by nbdev-test at smoke parameters."
+import os, subprocess
+
+from conftest import ROOT, cli
+
+
+def test_nbdev_test_smoke(tmp_path):
+    env = {**os.environ, "CXR_SMOKE": "1", "CXR_RESULTS": str(tmp_path / "results"), "CXR_MODELS": str(tmp_path / "models")}
+    res = subprocess.run([cli("nbdev-test"), str(ROOT / "nbs"), "--n-workers", "2"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
+    assert "Success." in res.stdout
+    assert (tmp_path / "results" / "data" / "audit.json").exists(), "the data chapter should have written its audit where CXR_RESULTS points"
