@@ -9,7 +9,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 CXR_DATA_ROOT ?= ../shared/data
 export CXR_DATA_ROOT := $(abspath $(CXR_DATA_ROOT))
-export MPLBACKEND := Agg
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
