@@ -34,3 +34,24 @@ def test_committed_notebook_is_a_full_run(nb_path):
     for c in code:
         if is_hidden_cell(c.source):
             assert "remove-cell" in c.metadata.get("tags", []), f"{nb_path.name}: a hidden cell lacks the remove-cell tag"
+
+
+def test_subtypes_csv_meets_the_acceptance_criteria(real_data_root):
+    import pandas as pd
+    from cxr_lib.subtypes import load_subtypes
+    df = load_subtypes(path=ROOT / "results" / "subtypes" / "pneumoniamnist_subtypes.csv")
+    assert list(df.columns) == ["split", "index", "label", "subtype", "patient", "source_file", "match_score", "margin", "confidence"]
+    assert len(df) == 5856 and df.groupby("split").size().to_dict() == {"test": 624, "train": 4708, "val": 524}
+    data = load_pneumoniamnist(real_data_root)
+    for s in SPLITS:
+        part = df[df.split == s].sort_values("index")
+        assert (part["index"].values == np.arange(len(data.labels[s]))).all()
+        assert (part.label.values == data.labels[s]).all(), f"{s}: labels in the CSV differ from the data"
+    test_pneu = df[(df.split == "test") & (df.label == 1)]
+    assert test_pneu.subtype.value_counts().to_dict() == {"bacteria": 242, "virus": 148}
+    pneu = df[df.label == 1]
+    assert (pneu.confidence == "high").mean() >= 0.99
+    assert set(df.subtype) <= {"normal", "bacteria", "virus", "unknown"} and set(df.confidence) <= {"high", "low", "unmatched"}
+    assert (df[df.label == 0].subtype == "normal").all() and not (df[df.label == 1].subtype == "normal").any()
+    high = df[df.confidence == "high"]
+    assert (high.patient != "").all() and (high.match_score >= 0.95).all()
