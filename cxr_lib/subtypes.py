@@ -7,7 +7,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/subtypes.html.md"""
 # %% ../nbs/02_subtypes.ipynb #4af571a1
 from __future__ import annotations
 import io, re, tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
