@@ -73,4 +73,5 @@ d = { 'settings': { 'branch': 'main',
                                   'cxr_lib.subtypes.score_matrix': ('subtypes.html#score_matrix', 'cxr_lib/subtypes.py'),
                                   'cxr_lib.subtypes.shared_patients': ('subtypes.html#shared_patients', 'cxr_lib/subtypes.py'),
                                   'cxr_lib.subtypes.subtype_array': ('subtypes.html#subtype_array', 'cxr_lib/subtypes.py'),
+                                  'cxr_lib.subtypes.subtypes_csv': ('subtypes.html#subtypes_csv', 'cxr_lib/subtypes.py'),
                                   'cxr_lib.subtypes.synthetic_sources': ('subtypes.html#synthetic_sources', 'cxr_lib/subtypes.py')}}}

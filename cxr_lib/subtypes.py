@@ -20,9 +20,9 @@ from .core import CXRError, results_dir
 from .data import SPLITS, PneumoniaMNIST, data_root, load_pneumoniamnist, standardise
 
 # %% auto #0
-__all__ = ['SUBTYPES', 'KERMANY_TAR', 'GROUPS', 'SUBTYPES_CSV', 'LUNG_NPZ', 'parse_source_name', 'SourceImages', 'read_kermany',
-           'MatchConfig', 'centre_crops', 'crop_bank', 'score_matrix', 'assign', 'synthetic_sources',
-           'match_pneumoniamnist', 'load_subtypes', 'subtype_array', 'shared_patients', 'LungAtlas', 'load_lung_atlas',
+__all__ = ['SUBTYPES', 'KERMANY_TAR', 'GROUPS', 'LUNG_NPZ', 'parse_source_name', 'SourceImages', 'read_kermany', 'MatchConfig',
+           'centre_crops', 'crop_bank', 'score_matrix', 'assign', 'synthetic_sources', 'match_pneumoniamnist',
+           'subtypes_csv', 'load_subtypes', 'subtype_array', 'shared_patients', 'LungAtlas', 'load_lung_atlas',
            'lung_prior', 'dice']
 
 # %% ../nbs/02_subtypes.ipynb #f83cb930
@@ -152,24 +152,24 @@ def match_pneumoniamnist(data: PneumoniaMNIST | None = None, sources: SourceImag
             targets = standardise(np.stack([data.images[s][i] for s, i in t_ref]))
             s_idx = np.flatnonzero((sources.folder == folder) & (sources.label == label))
             bank = crop_bank(sources.pixels[s_idx], config.crop_fractions, desc=f"crops {folder}/{'PNEUMONIA' if label else 'NORMAL'}")
-            keys = [parse_source_name(sources.names[j]) for j in s_idx]  # (subtype, patient)
+            keys = [parse_source_name(sources.names[j]) for j in s_idx]  # (subtype, patient) of each source
             res = assign(score_matrix(bank, targets), config, keys=[f"{a}/{b}" for a, b in keys])
             for (s, i), r in zip(t_ref, res.itertuples()):
-                name = sources.names[s_idx[r.source]] if r.source >= 0 else ""
-                subtype, patient = parse_source_name(name) if name else ("normal" if label == 0 else "unknown", "")
-                if r.confidence == "unmatched": name, patient = "", ""
-                if r.confidence == "unmatched" and label == 1: subtype = "unknown"
+                if r.confidence == "unmatched": name, (subtype, patient) = "", ("normal" if label == 0 else "unknown", "")
+                else: name, (subtype, patient) = sources.names[s_idx[r.source]], keys[r.source]
                 out.append({"split": s, "index": int(i), "label": label, "subtype": subtype, "patient": patient, "source_file": name,
                             "match_score": float(r.match_score), "margin": float(r.margin), "confidence": r.confidence})
     df = pd.DataFrame(out)
     df["split"] = pd.Categorical(df.split, SPLITS, ordered=True)
     return df.sort_values(["split", "index"]).reset_index(drop=True).astype({"split": str})
 
-SUBTYPES_CSV = ("subtypes", "pneumoniamnist_subtypes.csv")
+def subtypes_csv(create: bool = False) -> Path:
+    "Where the canonical subtype table lives: `results/subtypes/pneumoniamnist_subtypes.csv`."
+    return results_dir("subtypes", create=create) / "pneumoniamnist_subtypes.csv"
 
 def load_subtypes(split: str | None = None, path: str | Path | None = None) -> pd.DataFrame:
     "The canonical subtype table (all splits, or one), as written by this chapter."
-    path = Path(path) if path else results_dir(*SUBTYPES_CSV[:-1], create=False) / SUBTYPES_CSV[-1]
+    path = Path(path) if path else subtypes_csv()
     if not path.exists(): raise CXRError(f"{path} does not exist", "run the subtypes chapter: cxr-book --only subtypes")
     df = pd.read_csv(path, dtype={"patient": str, "source_file": str, "subtype": str})
     df[["patient", "source_file"]] = df[["patient", "source_file"]].fillna("")

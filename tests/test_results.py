@@ -37,7 +37,6 @@ def test_committed_notebook_is_a_full_run(nb_path):
 
 
 def test_subtypes_csv_meets_the_acceptance_criteria(real_data_root):
-    import pandas as pd
     from cxr_lib.subtypes import load_subtypes
     df = load_subtypes(path=ROOT / "results" / "subtypes" / "pneumoniamnist_subtypes.csv")
     assert list(df.columns) == ["split", "index", "label", "subtype", "patient", "source_file", "match_score", "margin", "confidence"]
