@@ -54,3 +54,46 @@ def test_subtypes_csv_meets_the_acceptance_criteria(real_data_root):
     assert (df[df.label == 0].subtype == "normal").all() and not (df[df.label == 1].subtype == "normal").any()
     high = df[df.confidence == "high"]
     assert (high.patient != "").all() and (high.match_score >= 0.95).all()
+
+
+def test_classifier_results_contract(real_data_root):
+    "summary.json and the prediction CSVs: canonical shape, labels from the data, and every derived number recomputable."
+    import pandas as pd
+    from scipy.special import expit
+    from sklearn.metrics import roc_auc_score
+    from cxr_lib.calibration import ece
+    from cxr_lib.metrics import threshold_for_sensitivity
+    summary = json.loads((ROOT / "results" / "classifier" / "summary.json").read_text())
+    data = load_pneumoniamnist(real_data_root)
+    assert summary["best"] in summary["models"] and {"cnn", "vit", "efficientnet_lite0"} <= set(summary["models"])
+    for name, entry in summary["models"].items():
+        frames = {s: pd.read_csv(ROOT / "results" / "classifier" / name / f"{s}_predictions.csv") for s in ("val", "test")}
+        for split, df in frames.items():
+            assert list(df.columns) == ["index", "label", "logit", "prob", "prob_calibrated"]
+            assert df["index"].tolist() == list(range(len(data.labels[split])))
+            assert (df.label.to_numpy() == data.labels[split]).all()
+            np.testing.assert_allclose(df.prob_calibrated, expit(df.logit / entry["temperature"]), rtol=1e-6)
+        v, t = frames["val"], frames["test"]
+        assert entry["threshold"] == pytest.approx(threshold_for_sensitivity(v.label, v.prob_calibrated, 0.95, 0.95))
+        assert entry["test"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(t.label, t.prob_calibrated))
+        pred = t.prob_calibrated >= entry["threshold"]
+        assert entry["test"]["sensitivity"]["value"] == pytest.approx(pred[t.label == 1].mean())
+        assert entry["test"]["specificity"]["value"] == pytest.approx(1 - pred[t.label == 0].mean())
+        assert entry["calibration"]["ece_calibrated"]["value"] == pytest.approx(ece(t.label, t.prob_calibrated))
+        assert entry["train_seconds"] > 0 and len(entry["seeds"]) >= (1 if name == "ensemble" else 3)
+        assert all(m["lo"] <= m["value"] <= m["hi"] for m in entry["test"].values())
+    vals = {n: e["val"]["roc_auc"] for n, e in summary["models"].items()}
+    assert vals[summary["best"]] == max(vals.values()), "the best model is the one validation prefers"
+
+
+def test_committed_checkpoints_reproduce_the_predictions(real_data_root):
+    "The stored float16 weights give the committed logits: the CSVs come from the weights in models/."
+    import pandas as pd
+    from cxr_lib.classifier import load_classifier, predict_logits
+    summary = json.loads((ROOT / "results" / "classifier" / "summary.json").read_text())
+    images = load_pneumoniamnist(real_data_root).images["test"][:48]
+    for name in ("cnn", "vit", "efficientnet_lite0"):
+        entry = summary["models"][name]
+        model, _ = load_classifier(ROOT / "models" / entry["checkpoints"][0])
+        committed = pd.read_csv(ROOT / "results" / "classifier" / name / "test_predictions.csv").logit[:48]
+        np.testing.assert_allclose(predict_logits(model, images), committed, atol=2e-3, err_msg=name)
