@@ -15,8 +15,8 @@ from fastcore.script import call_parse
 from .core import CXRError, cli_errors, project_root, read_json, write_json
 
 # %% auto #0
-__all__ = ['toc_files', 'chapter_notebooks', 'is_hidden_cell', 'tag_hidden_cells', 'execute_chapter', 'build_site', 'hardware',
-           'select_chapters', 'cxr_book']
+__all__ = ['toc_files', 'chapter_notebooks', 'is_hidden_cell', 'tag_hidden_cells', 'mark_injected_parameters', 'execute_chapter',
+           'build_site', 'hardware', 'select_chapters', 'cxr_book']
 
 # %% ../nbs/90_book.ipynb #68e14dfc
 def toc_files(toc_path: str | Path) -> list[str]:
@@ -53,6 +53,14 @@ def tag_hidden_cells(nb) -> int:
         if "remove-cell" not in tags: tags.append("remove-cell"); added += 1
     return added
 
+def mark_injected_parameters(nb) -> int:
+    "Prefix papermill's injected-parameters cell with `#| eval: false`, so nbdev-test runs a chapter at its own defaults (`CXR_SMOKE`), not at the committed run's."
+    marked = 0
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []) and not cell.source.startswith("#| eval: false"):
+            cell.source = "#| eval: false\n" + cell.source; marked += 1
+    return marked
+
 def execute_chapter(notebook: Path, output: Path, smoke: bool, progress: bool = True) -> float:
     "Execute `notebook` with papermill into `output` (atomically); return seconds taken. Failures raise `CXRError`."
     import nbformat, papermill as pm
@@ -68,7 +76,7 @@ def execute_chapter(notebook: Path, output: Path, smoke: bool, progress: bool = 
         raise CXRError(f"{notebook.name}: cell {e.cell_index} (execution {e.exec_count}) raised {e.ename}: {e.evalue}",
                        f"open {failed} to see the cell's output") from None
     nb = nbformat.read(tmp, as_version=4)
-    tag_hidden_cells(nb)
+    tag_hidden_cells(nb); mark_injected_parameters(nb)
     nbformat.write(nb, tmp)
     os.replace(tmp, output)
     return time.time() - start

@@ -16,7 +16,7 @@ from PIL import Image
 from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
-from .core import CXRError, results_dir
+from .core import CXRError, result_file, results_dir
 from .data import SPLITS, PneumoniaMNIST, data_root, load_pneumoniamnist, standardise
 
 # %% auto #0
@@ -168,8 +168,8 @@ def subtypes_csv(create: bool = False) -> Path:
     return results_dir("subtypes", create=create) / "pneumoniamnist_subtypes.csv"
 
 def load_subtypes(split: str | None = None, path: str | Path | None = None) -> pd.DataFrame:
-    "The canonical subtype table (all splits, or one), as written by this chapter."
-    path = Path(path) if path else subtypes_csv()
+    "The canonical subtype table (all splits, or one), as written by this chapter (this run's copy, else the committed one)."
+    path = Path(path) if path else result_file("subtypes", "pneumoniamnist_subtypes.csv")
     if not path.exists(): raise CXRError(f"{path} does not exist", "run the subtypes chapter: cxr-book --only subtypes")
     df = pd.read_csv(path, dtype={"patient": str, "source_file": str, "subtype": str})
     df[["patient", "source_file"]] = df[["patient", "source_file"]].fillna("")

@@ -5,7 +5,8 @@ from conftest import ROOT, cli
 
 
 def test_nbdev_test_smoke(tmp_path):
-    env = {**os.environ, "CXR_SMOKE": "1", "CXR_RESULTS": str(tmp_path / "results"), "CXR_MODELS": str(tmp_path / "models")}
+    # two notebooks run at once, each in its own process: one OpenMP thread each, or their spinning threads starve each other
+    env = {**os.environ, "CXR_SMOKE": "1", "CXR_RESULTS": str(tmp_path / "results"), "CXR_MODELS": str(tmp_path / "models"), "OMP_NUM_THREADS": "1"}
     res = subprocess.run([cli("nbdev-test"), str(ROOT / "nbs"), "--n-workers", "2"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
     assert "Success." in res.stdout
