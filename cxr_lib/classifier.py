@@ -396,6 +396,11 @@ class Study:
     best: str
     models: dict[str, Classifier] = field(default_factory=dict)
 
+    def cam_model(self, name: str) -> Classifier:
+        "The network whose Grad-CAM explains `name`'s errors: itself, or for the ensemble its member model with the best validation AUC."
+        if name in self.models: return self.models[name]
+        return self.models[max(self.models, key=lambda m: self.evaluations[m].summary["val"]["roc_auc"])]
+
 def _seed_row(name, seed, vl, tl, yv, yt) -> dict:
     ev = evaluate_logits(name, vl, tl, yv, yt, n_boot=1)
     t = {k: v["value"] for k, v in ev.summary["test"].items()}
@@ -529,8 +534,7 @@ def save_study_figures(study: Study, data: PneumoniaMNIST, out_dir: Path) -> lis
     save(plot_training(study.runs), "training_curves.png"); save(plot_roc_pr(study.evaluations), "roc_pr_test.png")
     for name, ev in study.evaluations.items():
         save(plot_confusion(ev), f"confusion_{name}.png"); save(plot_calibration(ev), f"reliability_{name}.png")
-        if name in study.models:
-            for kind in ("fn", "fp"): save(failure_gallery(study.models[name], data.images["test"], ev.test, ev.summary["threshold"], kind), f"failures_{kind}_{name}.png")
+        for kind in ("fn", "fp"): save(failure_gallery(study.cam_model(name), data.images["test"], ev.test, ev.summary["threshold"], kind, title=name), f"failures_{kind}_{name}.png")
     return paths
 
 # %% ../nbs/03_classifier.ipynb #c2335edd

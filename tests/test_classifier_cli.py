@@ -15,43 +15,49 @@ def run(name, args, data_root, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(real_data_root, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cls")
-    res = run("cxr-train-classifier", ["--model", "cnn", "--epochs", "1", "--limit", "256", "--seed", "3", "--out-dir", str(tmp / "ck")], real_data_root, tmp)
-    assert res.returncode == 0, res.stderr[-3000:]
-    weights = sorted((tmp / "ck" / "cnn").glob("seed3-*.safetensors"))
-    assert len(weights) == 1 and weights[0].with_suffix(".json").is_file()
-    assert str(weights[0]) in res.stdout and "validation ROC AUC" in res.stdout
-    return tmp, weights[0]
+def tiny_checkpoints(real_data_root, tmp_path_factory):
+    "Two one-epoch CNN runs (seeds 3 and 4) on 256 training images."
+    tmp = tmp_path_factory.mktemp("cls"); weights = []
+    for seed in (3, 4):
+        res = run("cxr-train-classifier", ["--model", "cnn", "--epochs", "1", "--limit", "256", "--seed", str(seed), "--out-dir", str(tmp / "ck")], real_data_root, tmp)
+        assert res.returncode == 0, res.stderr[-3000:]
+        found = sorted((tmp / "ck" / "cnn").glob(f"seed{seed}-*.safetensors"))
+        assert len(found) == 1 and found[0].with_suffix(".json").is_file()
+        assert str(found[0]) in res.stdout and "validation ROC AUC" in res.stdout
+        weights.append(found[0])
+    return tmp, weights
 
 
-def test_train_then_evaluate(real_data_root, tiny_checkpoint):
-    tmp, weights = tiny_checkpoint
+def test_train_then_evaluate(real_data_root, tiny_checkpoints):
+    tmp, runs = tiny_checkpoints
+    weights = runs[0]
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["config"]["limit"] == 256 and meta["best_epoch"] == 1 and meta["train_seconds"] > 0
     out = tmp / "eval"
-    res = run("cxr-eval-classifier", ["--checkpoints", str(weights), "--n-boot", "20", "--out-dir", str(out)], real_data_root, tmp)
+    res = run("cxr-eval-classifier", ["--checkpoints", ",".join(map(str, runs)), "--n-boot", "20", "--out-dir", str(out)], real_data_root, tmp)
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["best"] == "cnn" and set(summary["models"]) == {"cnn"}  # one run: no ensemble
+    assert set(summary["models"]) == {"cnn", "ensemble"} and summary["best"] in summary["models"]
+    assert summary["models"]["cnn"]["seeds"] == [3, 4] and summary["models"]["ensemble"]["members"] == ["cnn/seed3", "cnn/seed4"]
     entry = summary["models"]["cnn"]
     for key in ("threshold", "temperature", "seeds", "train_seconds", "test", "calibration", "label_shift"):
         assert key in entry
     test = pd.read_csv(out / "cnn" / "test_predictions.csv")
     assert list(test.columns) == ["index", "label", "logit", "prob", "prob_calibrated"] and len(test) == 624
     np.testing.assert_allclose(test.prob_calibrated, 1 / (1 + np.exp(-test.logit / entry["temperature"])), rtol=1e-9)
-    assert {p.name for p in (out / "figures").glob("*.png")} >= {"training_curves.png", "roc_pr_test.png", "confusion_cnn.png", "reliability_cnn.png", "failures_fn_cnn.png", "failures_fp_cnn.png"}
+    assert {p.name for p in (out / "figures").glob("*.png")} == {"training_curves.png", "roc_pr_test.png"} | {
+        f"{kind}_{name}.png" for name in ("cnn", "ensemble") for kind in ("confusion", "reliability", "failures_fn", "failures_fp")}
 
 
-def test_retrain_is_skipped_for_a_stored_config(real_data_root, tiny_checkpoint):
-    tmp, weights = tiny_checkpoint
+def test_retrain_is_skipped_for_a_stored_config(real_data_root, tiny_checkpoints):
+    tmp, (weights, _) = tiny_checkpoints
     before = weights.stat().st_mtime_ns
     res = run("cxr-train-classifier", ["--model", "cnn", "--epochs", "1", "--limit", "256", "--seed", "3", "--out-dir", str(weights.parent.parent)], real_data_root, tmp)
     assert res.returncode == 0 and weights.stat().st_mtime_ns == before
 
 
-def test_eval_errors_are_one_line(real_data_root, tiny_checkpoint, tmp_path):
-    _, weights = tiny_checkpoint
+def test_eval_errors_are_one_line(real_data_root, tiny_checkpoints, tmp_path):
+    _, (weights, _) = tiny_checkpoints
     assert_one_line_error(run("cxr-eval-classifier", ["--ckpt-dir", str(tmp_path / "none")], real_data_root, tmp_path), "no checkpoint for cnn seed 0", "cxr-train-classifier --model cnn --seed 0")
     assert_one_line_error(run("cxr-eval-classifier", ["--models", "resnet"], real_data_root, tmp_path), "unknown model 'resnet'")
     assert_one_line_error(run("cxr-eval-classifier", ["--seeds", "a,b"], real_data_root, tmp_path), "comma-separated integers")
