@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/book.html.md"""
 
 # %% ../nbs/90_book.ipynb #644518c1
 from __future__ import annotations
-import json, os, platform, shutil, subprocess, sys, tempfile, time
+import os, platform, shutil, subprocess, sys, time
 from pathlib import Path
 
 import yaml

@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #6a646fcf
 from __future__ import annotations
-import hashlib, io, os, re, zipfile
+import hashlib, os, re, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -1,5 +1,5 @@
 "The cxr-data CLI on real and broken data: right answers, and one readable line (never a traceback) on bad input."
-import os, shutil, subprocess
+import os, subprocess
 
 import numpy as np
 import pytest
