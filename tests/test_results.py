@@ -91,8 +91,10 @@ def test_committed_checkpoints_reproduce_the_predictions(real_data_root):
     import pandas as pd
     from cxr_lib.classifier import load_classifier, predict_logits
     summary = json.loads((ROOT / "results" / "classifier" / "summary.json").read_text())
+    for ckpt in summary["models"]["efficientnet_lite0"]["checkpoints"]:  # weights not committed; config and history are
+        assert (ROOT / "models" / ckpt).with_suffix(".json").is_file(), ckpt
     images = load_pneumoniamnist(real_data_root).images["test"][:48]
-    for name in ("cnn", "vit", "efficientnet_lite0"):
+    for name in ("cnn", "vit"):  # EfficientNet weights are too large to commit; `make book` retrains them
         entry = summary["models"][name]
         model, _ = load_classifier(ROOT / "models" / entry["checkpoints"][0])
         committed = pd.read_csv(ROOT / "results" / "classifier" / name / "test_predictions.csv").logit[:48]
