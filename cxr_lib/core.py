@@ -25,10 +25,12 @@ class CXRError(Exception):
 
 # %% ../nbs/00_core.ipynb #0b0121c3
 def project_root(start: str | Path | None = None) -> Path:
-    "The checkout's root: `CXR_PROJECT_ROOT`, else the nearest folder above `start` (default: cwd) with `_toc.yml` and `pyproject.toml`, else `start`."
+    "The checkout's root: `CXR_PROJECT_ROOT`, else the nearest folder above `start` (default: cwd) with `_toc.yml` and `pyproject.toml`, else the checkout this package is installed from, else `start`."
     if os.environ.get("CXR_PROJECT_ROOT"): return Path(os.environ["CXR_PROJECT_ROOT"]).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
+    try: installed_from = [Path(__file__).resolve().parents[1]]  # an editable install's checkout, for CLIs run from elsewhere
+    except NameError: installed_from = []  # defined in the notebook, which has no __file__
+    for d in (here, *here.parents, *installed_from):
         if (d / "_toc.yml").exists() and (d / "pyproject.toml").exists(): return d
     return here
 

@@ -99,3 +99,48 @@ def test_committed_checkpoints_reproduce_the_predictions(real_data_root):
         model, _ = load_classifier(ROOT / "models" / entry["checkpoints"][0])
         committed = pd.read_csv(ROOT / "results" / "classifier" / name / "test_predictions.csv").logit[:48]
         np.testing.assert_allclose(predict_logits(model, images), committed, atol=2e-3, err_msg=name)
+
+
+def test_eval_200_is_frozen_and_balanced(real_data_root):
+    "results/vqa/eval_200.csv: 200 test questions, 25 yes + 25 no per category, held-out wordings, answers from the labels, md5 as recorded."
+    import hashlib
+    import pandas as pd
+    from cxr_lib.vqa_data import CATEGORIES, QUESTIONS, pneumoniamnist_findings
+    path = ROOT / "results" / "vqa" / "eval_200.csv"
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert hashlib.md5(path.read_bytes()).hexdigest() == meta["md5"] and meta["version"] >= 1
+    e = pd.read_csv(path)
+    assert list(e.columns) == ["qid", "split", "index", "category", "question", "answer"] and len(e) == 200 and e.qid.is_unique
+    assert set(e.split) == {"test"}
+    assert (e.groupby(["category", "answer"]).size() == 25).all() and set(e.category) == set(CATEGORIES)
+    assert all(q in QUESTIONS[c].held_out for c, q in zip(e.category, e.question))
+    f = pneumoniamnist_findings("test", load_pneumoniamnist(real_data_root))
+    assert all(f.loc[i, c] == a for i, c, a in zip(e["index"], e.category, e.answer))
+
+
+def test_vqa_answer_files_cover_every_question(real_data_root):
+    "{val,test}_answers.csv: every image × category with a known answer, held-out wordings, labels from the data, probabilities in [0, 1]."
+    import pandas as pd
+    from cxr_lib.vqa_data import QUESTIONS, pneumoniamnist_findings
+    data = load_pneumoniamnist(real_data_root)
+    for split in ("val", "test"):
+        a = pd.read_csv(ROOT / "results" / "vqa" / f"{split}_answers.csv")
+        assert list(a.columns) == ["split", "index", "category", "question", "label", "p_yes", "yes_no_mass", "latency_ms"]
+        f = pneumoniamnist_findings(split, data)
+        expected = {(i, c): int(v) for c in QUESTIONS for i, v in f[c].dropna().items()}
+        assert {(i, c): l for i, c, l in zip(a["index"], a.category, a.label)} == expected and len(a) == len(expected)
+        assert all(q in QUESTIONS[c].held_out for c, q in zip(a.category, a.question))
+        assert a.p_yes.between(0, 1).all() and a.yes_no_mass.between(0, 1).all() and (a.latency_ms > 0).all()
+    e = pd.read_csv(ROOT / "results" / "vqa" / "eval_200_answers.csv")
+    assert len(e) == 200 and {"qid", "p_yes", "latency_ms"} <= set(e.columns)
+
+
+def test_committed_vqa_weights_reproduce_the_answers(real_data_root):
+    "The committed adapter and projector (float16) give the committed test answers."
+    import pandas as pd
+    from cxr_lib.vlm import CompactBackend, load_vqa
+    summary = json.loads((ROOT / "results" / "vqa" / "model_summary.json").read_text())
+    model, _ = load_vqa(ROOT / "models" / "vqa" / summary["checkpoint"])
+    a = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").iloc[::150]
+    p, _ = CompactBackend(model).score(load_pneumoniamnist(real_data_root).images["test"][a["index"].to_numpy()], a.question.tolist())
+    np.testing.assert_allclose(p, a.p_yes, atol=2e-4)
