@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'env_flag', 'smoke_default', 'seed_everything',
-           'md5sum', 'write_json', 'read_json', 'cli_errors']
+__all__ = ['CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file', 'env_flag', 'smoke_default',
+           'seed_everything', 'md5sum', 'write_json', 'read_json', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -48,10 +48,17 @@ def models_dir(*parts, create: bool = True) -> Path:
     "Folder under the project's `models/` (or `CXR_MODELS`) for small safetensors weights and their configs."
     return _output_dir("CXR_MODELS", "models", parts, create)
 
+def _this_run_or_committed(env_var: str, default: str, parts) -> Path:
+    redirected = _output_dir(env_var, default, parts, create=False)
+    return redirected if redirected.exists() else project_root() / default / Path(*map(str, parts))
+
 def result_file(*parts) -> Path:
     "An earlier chapter's result file: the copy under `CXR_RESULTS` when that run wrote one, else the project's committed copy."
-    redirected = results_dir(*parts, create=False)
-    return redirected if redirected.exists() else project_root() / "results" / Path(*map(str, parts))
+    return _this_run_or_committed("CXR_RESULTS", "results", parts)
+
+def model_file(*parts) -> Path:
+    "An earlier chapter's checkpoint file or folder: the copy under `CXR_MODELS` when that run wrote one, else the project's committed copy."
+    return _this_run_or_committed("CXR_MODELS", "models", parts)
 
 # %% ../nbs/00_core.ipynb #41d27234
 def env_flag(name: str, default: bool = False) -> bool:

@@ -20,7 +20,7 @@ from fastcore.script import call_parse
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .core import CXRError, cli_errors, models_dir, project_root, read_json, results_dir, seed_everything, write_json
+from .core import CXRError, cli_errors, model_file, models_dir, read_json, results_dir, seed_everything, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .classifier import TrainConfig, checkpoint_paths, efficientnet_lite0, load_classifier, standardise_batch, to_unit
 from .vqa_data import CATEGORIES, QUESTIONS, clean_question, detect_category, pneumoniamnist_findings, vqa_items
@@ -102,12 +102,6 @@ def yes_no_scores(logits: torch.Tensor, yes_ids, no_ids) -> tuple[torch.Tensor, 
     return torch.sigmoid(log_yes - log_no), torch.logaddexp(log_yes, log_no).exp()
 
 # %% ../nbs/04_vqa_model.ipynb #d7af42a4
-def _committed_or_redirected(*parts) -> Path:
-    "A file under `models/`: this run's `CXR_MODELS` copy when it exists, else the project's committed copy."
-    rel = Path(*map(str, parts))
-    redirected = models_dir(create=False) / rel
-    return redirected if redirected.exists() else project_root() / "models" / rel
-
 TASK1_ENCODER = TrainConfig(model="cnn", seed=0)  # the main Task-1 CNN run, committed under models/classifier/cnn/
 
 class Task1CNNEncoder(nn.Module):
@@ -116,7 +110,7 @@ class Task1CNNEncoder(nn.Module):
     def __init__(self):
         super().__init__()
         weights, _ = checkpoint_paths(TASK1_ENCODER, root=Path("."))
-        self.classifier, _ = load_classifier(_committed_or_redirected("classifier", *weights.parts))
+        self.classifier, _ = load_classifier(model_file("classifier", *weights.parts))
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.classifier.backbone.features(self.classifier.prepare(x))
 
 class ImageNetLite0Encoder(nn.Module):
@@ -413,7 +407,7 @@ def train_or_load_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, ret
 
 def default_checkpoint() -> Path:
     "The folder of the default configuration's run: this run's `CXR_MODELS` copy, else the committed one."
-    return _committed_or_redirected("vqa", VQAConfig().name())
+    return model_file("vqa", VQAConfig().name())
 
 # %% ../nbs/04_vqa_model.ipynb #ce3ec58a
 def _normalise_maps(maps: torch.Tensor, size: int = 28) -> np.ndarray:
