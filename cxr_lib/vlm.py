@@ -346,7 +346,7 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
                         "val_loss": loss, "val_mass": float(mass.mean()), **{f"val_auc_{c}": a for c, a in aucs.items()}, "val_auc_mean": score,
                         "seconds": time.perf_counter() - t0})
         running.clear()
-        if score > best_score: best_score, best = score, (step, copy.deepcopy({k: {n: v.detach().cpu().clone() for n, v in d.items()} for k, d in core.trainable_state().items()}))
+        if score > best_score: best_score, best = score, (step, {k: {n: v.detach().cpu().clone() for n, v in d.items()} for k, d in core.trainable_state().items()})
 
     validate()
     bar = tqdm(total=total, desc=f"VQA {config.encoder} seed {config.seed}", disable=not progress)

@@ -6,14 +6,14 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/vqa_data.html.md"""
 
 # %% ../nbs/03a_vqa_data.ipynb #a2584e74
 from __future__ import annotations
-import hashlib, re
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import CXRError, read_json, result_file, results_dir, write_json
+from .core import CXRError, md5sum, read_json, result_file, results_dir, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .subtypes import subtype_array
 
@@ -193,7 +193,7 @@ def freeze_eval_set(drawn: pd.DataFrame, seed: int) -> dict:
         return read_json(committed.with_suffix(".json"))
     path = eval_set_path(); path.parent.mkdir(parents=True, exist_ok=True)
     drawn.to_csv(path, index=False)
-    meta = {"version": EVAL_SET_VERSION, "seed": seed, "rows": len(drawn), "md5": hashlib.md5(path.read_bytes()).hexdigest(),
+    meta = {"version": EVAL_SET_VERSION, "seed": seed, "rows": len(drawn), "md5": md5sum(path),
             "rule": "test split; per category 25 yes + 25 no images without replacement; held-out wordings"}
     write_json(meta, path.with_suffix(".json"))
     return meta
@@ -203,6 +203,6 @@ def load_eval_set() -> pd.DataFrame:
     path = result_file("vqa", "eval_200.csv")
     if not path.exists(): raise CXRError(f"{path} does not exist", "run the VQA data chapter: cxr-book --only vqa_data")
     meta = read_json(path.with_suffix(".json"))
-    if hashlib.md5(path.read_bytes()).hexdigest() != meta["md5"]:
+    if md5sum(path) != meta["md5"]:
         raise CXRError(f"{path} does not match the md5 recorded in {path.with_suffix('.json').name}", "restore the committed file with git checkout")
     return pd.read_csv(path)
