@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 
 from .metrics import _check_binary
 
 # %% auto #0
-__all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'fit_temperature', 'apply_temperature', 'plot_reliability']
+__all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'fit_temperature', 'apply_temperature', 'top_label_ece',
+           'smooth_ece', 'bootstrap_statistic', 'fit_platt', 'apply_platt', 'plot_reliability']
 
 # %% ../nbs/02b_calibration.ipynb #2ee15b62
 def reliability_table(y, p, n_bins: int = 15) -> pd.DataFrame:
@@ -55,6 +56,36 @@ def fit_temperature(logits, y, bounds: tuple[float, float] = (0.05, 20.0)) -> fl
 def apply_temperature(logits, temperature: float) -> np.ndarray:
     "Calibrated probabilities `sigmoid(logits / temperature)`."
     return expit(np.asarray(logits, dtype=float) / temperature)
+
+# %% ../nbs/02b_calibration.ipynb #9077daf4
+def top_label_ece(y, p, n_bins: int = 15) -> float:
+    "ECE of the confidence in the given answer, `max(p, 1 − p)`, against whether it was right (p = 0.5 counts as answering 0, as argmax does)."
+    y, p = _check_binary(y, p)
+    return ece(((p > 0.5) == (y == 1)).astype(int), np.maximum(p, 1 - p), n_bins)
+
+def smooth_ece(y, p) -> float:
+    "SmoothECE of P(positive) (Błasiok & Nakkiran 2023), computed by `relplot`."
+    import relplot
+    y, p = _check_binary(y, p)
+    return float(relplot.smECE(p, y))
+
+def bootstrap_statistic(statistic, y, p, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    "`statistic(y, p)` with its percentile-bootstrap interval over the pairs: `{value, lo, hi}`."
+    y, p = _check_binary(y, p); rng = np.random.default_rng(seed)
+    draws = [statistic(y[i], p[i]) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]
+    tail = (1 - level) / 2 * 100
+    return dict(value=float(statistic(y, p)), lo=float(np.percentile(draws, tail)), hi=float(np.percentile(draws, 100 - tail)))
+
+# %% ../nbs/02b_calibration.ipynb #4dc7945c
+def fit_platt(logits, y) -> tuple[float, float]:
+    "Slope and intercept `(a, b)` maximising the likelihood of `sigmoid(a · logits + b)` (no regularisation)."
+    y, logits = _check_binary(y, logits)
+    res = minimize(lambda ab: _nll(y, ab[0] * logits + ab[1]), x0=np.array([1.0, 0.0]), method="BFGS")
+    return float(res.x[0]), float(res.x[1])
+
+def apply_platt(logits, a: float, b: float) -> np.ndarray:
+    "Calibrated probabilities `sigmoid(a · logits + b)`."
+    return expit(a * np.asarray(logits, dtype=float) + b)
 
 # %% ../nbs/02b_calibration.ipynb #4d22a111
 def plot_reliability(ax, y, p, n_bins: int = 15, label: str = "", color: str = "C0", counts: bool = True):

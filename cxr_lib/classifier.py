@@ -330,10 +330,8 @@ def _ci_dict(frame: pd.DataFrame) -> dict:
 
 def ece_with_ci(y, p, n_boot: int = 2000, seed: int = 0) -> dict:
     "ECE (15 bins) with its percentile-bootstrap 95% interval."
-    from cxr_lib.calibration import ece
-    y, p = np.asarray(y), np.asarray(p); rng = np.random.default_rng(seed)
-    draws = [ece(y[i], p[i]) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]
-    return dict(value=ece(y, p), lo=float(np.percentile(draws, 2.5)), hi=float(np.percentile(draws, 97.5)))
+    from cxr_lib.calibration import bootstrap_statistic, ece
+    return bootstrap_statistic(ece, y, p, n_boot, seed)
 
 @dataclass
 class Evaluation:

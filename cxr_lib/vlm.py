@@ -418,20 +418,24 @@ def _normalise_maps(maps: torch.Tensor, size: int = 28) -> np.ndarray:
 class CompactBackend:
     "The project's compact VLM behind the common interface."
     name = "compact"
-    def __init__(self, model: CompactVLM): self.model = model.eval()
+    def __init__(self, model: CompactVLM, merge_lora: bool = False):
+        "`merge_lora` folds the adapter into the language model's weights (same answers, fewer operations per question) for answering only: the adapter can no longer be trained or swapped."
+        self.model = model.eval()
+        if merge_lora: self.model.lm.merge_adapter()
 
     @torch.no_grad()
     def score(self, images: np.ndarray, questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
         p, mass = yes_no_scores(self.model(self.model.features(images), questions), self.model.yes_ids, self.model.no_ids)
         return p.numpy(), mass.numpy()
 
-    def localize(self, images: np.ndarray, questions: list[str]) -> np.ndarray:
-        "Grad-CAM maps (n, 28, 28) in [0, 1]: the encoder's last feature map weighted by the gradient of the yes-minus-no log-odds."
+    def localize(self, images: np.ndarray, questions: list[str], answers=None) -> np.ndarray:
+        "Grad-CAM maps (n, 28, 28) in [0, 1]: the encoder's last feature map weighted by the gradient of the log-odds of `answers` (1 = yes, the default; 0 = no)."
+        towards = torch.ones(len(questions)) if answers is None else torch.where(torch.as_tensor(np.asarray(answers, bool)), 1.0, -1.0)
         with torch.enable_grad():
             fmap = self.model.features(images).requires_grad_(True)
             logp = torch.log_softmax(self.model(fmap, questions).float(), -1)
             log_odds = logp[:, self.model.yes_ids].logsumexp(-1) - logp[:, self.model.no_ids].logsumexp(-1)
-            grads, = torch.autograd.grad(log_odds.sum(), fmap)
+            grads, = torch.autograd.grad((towards * log_odds).sum(), fmap)
         cam = F.relu((grads.mean((2, 3), keepdim=True) * fmap).sum(1))
         return _normalise_maps(cam)
 
@@ -455,15 +459,16 @@ class Answer:
 def answer_question(backend, image: np.ndarray, question: str, with_map: bool = False, threshold: float = 0.5) -> Answer:
     "Answer one yes/no question about one 28×28 uint8 image; `latency_ms` covers encoder + language model (not the map)."
     q = clean_question(question)
-    image = np.asarray(image)
+    image = np.array(image)  # a copy: arrays read from image files are read-only, which torch warns about
     if image.shape != (28, 28) or image.dtype != np.uint8:
         raise CXRError(f"expected a 28×28 uint8 image, got shape {image.shape} and dtype {image.dtype}", "read images with cxr_lib.data.read_image, which converts them")
     category = detect_category(q)
     t0 = time.perf_counter()
     p, mass = backend.score(image[None], [q])
     latency = (time.perf_counter() - t0) * 1000
-    heat = backend.localize(image[None], [q])[0] if with_map else None
-    return Answer(q, category, category is not None, "yes" if p[0] >= threshold else "no", float(p[0]), float(mass[0]), latency, heat)
+    said_yes = bool(p[0] >= threshold)
+    heat = backend.localize(image[None], [q], answers=[said_yes])[0] if with_map else None  # the map explains the answer given
+    return Answer(q, category, category is not None, "yes" if said_yes else "no", float(p[0]), float(mass[0]), latency, heat)
 
 # %% ../nbs/04_vqa_model.ipynb #82848ee8
 class HFBackend:
@@ -496,8 +501,8 @@ class HFBackend:
         out = [yes_no_scores(self._logits(self._inputs(img, q)), self.yes_ids, self.no_ids) for img, q in zip(images, questions)]
         return torch.cat([o[0] for o in out]).cpu().numpy(), torch.cat([o[1] for o in out]).cpu().numpy()
 
-    def localize(self, images: np.ndarray, questions: list[str]) -> np.ndarray:
-        "Input-gradient saliency (n, 28, 28) in [0, 1] of the yes-minus-no log-odds."
+    def localize(self, images: np.ndarray, questions: list[str], answers=None) -> np.ndarray:
+        "Input-gradient saliency (n, 28, 28) in [0, 1] of the yes-minus-no log-odds (its magnitude, so the same map for either answer)."
         maps = []
         for img, q in zip(images, questions):
             inputs = self._inputs(img, q)
@@ -668,7 +673,7 @@ def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
     data = None if Path(image).exists() else load_pneumoniamnist(root)
     img = read_image(image, data)  # a bad image fails here, before the model loads
     t0 = time.perf_counter()
-    if backend == "compact": engine = CompactBackend(load_vqa(Path(checkpoint) if checkpoint else default_checkpoint())[0])
+    if backend == "compact": engine = CompactBackend(load_vqa(Path(checkpoint) if checkpoint else default_checkpoint())[0], merge_lora=True)
     elif backend == "hf":
         if not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
         engine = HFBackend(model_id)

@@ -125,7 +125,7 @@ def test_vqa_answer_files_cover_every_question(real_data_root):
     data = load_pneumoniamnist(real_data_root)
     for split in ("val", "test"):
         a = pd.read_csv(ROOT / "results" / "vqa" / f"{split}_answers.csv")
-        assert list(a.columns) == ["split", "index", "category", "question", "label", "p_yes", "yes_no_mass", "latency_ms"]
+        assert list(a.columns) == ["split", "index", "category", "question", "label", "p_yes", "yes_no_mass", "latency_ms", "p_yes_calibrated"]
         f = pneumoniamnist_findings(split, data)
         expected = {(i, c): int(v) for c in QUESTIONS for i, v in f[c].dropna().items()}
         assert {(i, c): l for i, c, l in zip(a["index"], a.category, a.label)} == expected and len(a) == len(expected)
@@ -144,3 +144,29 @@ def test_committed_vqa_weights_reproduce_the_answers(real_data_root):
     a = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").iloc[::150]
     p, _ = CompactBackend(model).score(load_pneumoniamnist(real_data_root).images["test"][a["index"].to_numpy()], a.question.tolist())
     np.testing.assert_allclose(p, a.p_yes, atol=2e-4)
+
+
+def test_vqa_evaluation_contract():
+    "results/vqa/summary.json has the agreed shape, and its calibrators and thresholds reproduce p_yes_calibrated and the test sensitivity/specificity from the answer files."
+    import pandas as pd
+    from scipy.special import expit, logit
+    summary = json.loads((ROOT / "results" / "vqa" / "summary.json").read_text())
+    assert not summary["smoke"] and set(summary["categories"]) == {"pneumonia", "bacterial", "viral", "normal"}
+    assert summary["latency_ms"]["p90"] >= summary["latency_ms"]["median"] > 0 and summary["saliency"]
+    files = {name: pd.read_csv(ROOT / "results" / "vqa" / f"{name}_answers.csv") for name in ("val", "test", "eval_200")}
+    for name, frame in files.items():
+        assert frame.p_yes_calibrated.between(0, 1).all(), name
+        for c, s in summary["categories"].items():
+            f = frame[frame.category == c]
+            z = logit(np.clip(f.p_yes.to_numpy(), 1e-6, 1 - 1e-6))
+            expected = expit(z / s["temperature"]) if s["calibrator"] == "temperature" else expit(s["platt"]["a"] * z + s["platt"]["b"])
+            np.testing.assert_allclose(f.p_yes_calibrated, expected, atol=2e-6, err_msg=f"{name}/{c}")
+    for split, frame, label in (("test", files["test"], "label"), ("eval_200", files["eval_200"], "answer")):
+        for c, s in summary["categories"].items():
+            f = frame[frame.category == c]
+            said = f.p_yes_calibrated >= s["threshold"]
+            assert s[split]["n"] == len(f)
+            assert abs((said & (f[label] == 1)).sum() / (f[label] == 1).sum() - s[split]["sensitivity"]["value"]) < 1e-9
+            assert abs((~said & (f[label] == 0)).sum() / (f[label] == 0).sum() - s[split]["specificity"]["value"]) < 1e-9
+            for key in ("roc_auc", "sensitivity", "specificity"):  # (a binned ECE's bootstrap is biased upwards: its interval may sit above the estimate)
+                assert s[split][key]["lo"] <= s[split][key]["value"] <= s[split][key]["hi"], (split, c, key)
