@@ -1,19 +1,12 @@
 "cxr-index, cxr-search-image and cxr-search-text end to end on a small index built in a temporary folder; bad input is one line and exit 2."
-import json, os, shutil, subprocess
+import json, shutil
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import cli
 from test_data_cli import assert_one_line_error
+from test_vqa_cli import run  # a console script with CXR_MODELS / CXR_RESULTS under tmp_path
 from cxr_lib.data import load_pneumoniamnist
-
-
-def run(name, args, data_root, tmp_path):
-    env = {**os.environ, "CXR_DATA_ROOT": str(data_root), "CXR_MODELS": str(tmp_path / "models"), "CXR_RESULTS": str(tmp_path / "results"),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([cli(name), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
 
 
 @pytest.fixture(scope="module")
