@@ -417,20 +417,21 @@ def retrieval_grid(images: np.ndarray, labels: np.ndarray, rows: list[tuple[str,
     "A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours, frames green/red by label agreement."
     import matplotlib.pyplot as plt
     k = max(len(r[3]) for r in rows)
-    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.25 * (k + 1), 1.5 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.25 * (k + 1), 1.8 * len(rows)), squeeze=False)
     for ax_row, (title, q_img, q_label, idx, sc) in zip(axes, rows):
         for a in ax_row:
             a.set(xticks=[], yticks=[])
             for sp in a.spines.values(): sp.set_visible(False)
         a = ax_row[0]
-        if q_img is not None: a.imshow(q_img, cmap="gray", vmin=0, vmax=255)
-        a.set_title(title, fontsize=7, wrap=True)
-        for sp in a.spines.values(): sp.set_visible(True); sp.set_linewidth(2.5)
+        if q_img is None: a.text(0.5, 0.5, title, ha="center", va="center", fontsize=8, wrap=True, transform=a.transAxes)  # a text query
+        else:
+            a.imshow(q_img, cmap="gray", vmin=0, vmax=255); a.set_title(title, fontsize=7)
+            for sp in a.spines.values(): sp.set_visible(True); sp.set_linewidth(2.5)
         for a, i, s in zip(ax_row[1:], idx, sc):
             a.imshow(images[i], cmap="gray", vmin=0, vmax=255)
             ok = q_label is None or labels[i] == q_label
             for sp in a.spines.values(): sp.set_visible(True); sp.set_color("tab:green" if ok else "tab:red"); sp.set_linewidth(2.5)
-            a.set_title(f"#{i} {class_names[labels[i]][:4]}\n{s:.2f}", fontsize=7)
+            a.set_title(f"#{i} {class_names[labels[i]][:4]}\n{s:.3f}", fontsize=7)
     plt.tight_layout()
     return fig
 
