@@ -170,3 +170,59 @@ def test_vqa_evaluation_contract():
             assert abs((~said & (f[label] == 0)).sum() / (f[label] == 0).sum() - s[split]["specificity"]["value"]) < 1e-9
             for key in ("roc_auc", "sensitivity", "specificity"):  # (a binned ECE's bootstrap is biased upwards: its interval may sit above the estimate)
                 assert s[split][key]["lo"] <= s[split][key]["value"] <= s[split][key]["hi"], (split, c, key)
+def test_retrieval_results_contract(real_data_root):
+    "neighbors.csv per embedding (k = 10, self excluded) and text_queries.csv agree with summary.json: every precision recomputable from them."
+    import pandas as pd
+    from cxr_lib.retrieval import EMBEDDINGS, TEXT_QUERIES, chance_precision
+    folder = ROOT / "results" / "retrieval"
+    s = json.loads((folder / "summary.json").read_text())
+    y = load_pneumoniamnist(real_data_root).labels["test"]
+    assert s["smoke"] is False and s["k"] == 10 and s["n_queries"] == 624 and s["self_excluded"] is True and s["gallery"] == "test"
+    assert abs(s["chance_precision"] - chance_precision(y)) < 1e-12 and abs(s["chance_precision"] - (0.625 ** 2 + 0.375 ** 2)) < 0.002
+    assert s["best_embedding"] in EMBEDDINGS
+    for name in EMBEDDINGS:
+        nb = pd.read_csv(folder / name / "neighbors.csv")
+        assert list(nb.columns) == ["query_index", "rank", "neighbor_index", "score"]
+        assert len(nb) == 624 * 10 and set(nb.query_index) == set(range(624)) and (nb.groupby("query_index").size() == 10).all()
+        assert (nb.query_index != nb.neighbor_index).all(), f"{name}: a query is its own neighbour"
+        assert (nb.groupby("query_index")["rank"].apply(tuple) == tuple(range(1, 11))).all()
+        assert (nb.groupby("query_index").score.diff().dropna() <= 1e-9).all(), f"{name}: scores not in descending order"
+        assert not nb.duplicated(["query_index", "neighbor_index"]).any()
+        test = s["embeddings"][name]["test"]
+        for k in (1, 5, 10):
+            top = nb[nb["rank"] <= k]
+            p = (y[top.neighbor_index.to_numpy()] == y[top.query_index.to_numpy()]).mean()
+            assert abs(p - test[f"precision_at_{k}"]["value"]) < 1e-9, f"{name}: P@{k} in summary.json differs from neighbors.csv"
+        for m, v in test.items(): assert v["lo"] <= v["value"] <= v["hi"], f"{name} {m}: value outside its interval"
+        assert test["precision_at_10"]["value"] > s["chance_precision"]
+    t = pd.read_csv(folder / "text_queries.csv")
+    assert list(t.columns) == ["query", "rank", "neighbor_index", "score"] and len(t) == 10 * len(TEXT_QUERIES)
+    by_query = {q["query"]: q for q in s["text_to_image"]["queries"]}
+    for q in TEXT_QUERIES:
+        rows = t[t["query"] == q.text].sort_values("rank")
+        assert rows["rank"].tolist() == list(range(1, 11))
+        assert abs((y[rows.neighbor_index.to_numpy()] == q.label).mean() - by_query[q.text]["precision_at_10"]) < 1e-9
+    assert abs(np.mean([by_query[q.text]["precision_at_10"] for q in TEXT_QUERIES]) - s["text_to_image"]["mean_precision_at_10"]) < 1e-9
+    assert s["ann"][0]["recall_at_10"] == 1.0 and all(0 <= a["recall_at_10"] <= 1 for a in s["ann"])
+    assert {"image", "text"} == set(s["latency"]) and all(v["search_median_ms"] > 0 for v in s["latency"].values())
+    assert len(s["targets"]) == 4 and all(isinstance(v["met"], bool) for v in s["targets"].values())
+
+
+def test_committed_projection_reproduces_the_neighbours(real_data_root):
+    "The committed dual-encoder projection (with the committed Task-1 CNN) gives the committed nearest neighbours."
+    import pandas as pd
+    from cxr_lib.retrieval import load_embedder
+    emb = load_embedder("dual_encoder")
+    v = emb.images(load_pneumoniamnist(real_data_root).images["test"])
+    sim = v @ v.T; np.fill_diagonal(sim, -np.inf)
+    nb = pd.read_csv(ROOT / "results" / "retrieval" / "dual_encoder" / "neighbors.csv")
+    top1 = nb[nb["rank"] == 1].sort_values("query_index")
+    assert (sim.argmax(1) == top1.neighbor_index.to_numpy()).mean() > 0.97  # float ties may swap a few
+    np.testing.assert_allclose(sim.max(1), top1.score.to_numpy(), atol=1e-4)
+
+
+def test_no_tracked_file_exceeds_2_mib():
+    import subprocess
+    files = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, cwd=ROOT).stdout.split("\0")
+    big = [f for f in files if f and (ROOT / f).is_file() and (ROOT / f).stat().st_size > 2 * 2 ** 20]
+    assert not big, f"tracked files over 2 MiB: {big}"
