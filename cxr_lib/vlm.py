@@ -430,7 +430,7 @@ class CompactBackend:
 
     def localize(self, images: np.ndarray, questions: list[str], answers=None) -> np.ndarray:
         "Grad-CAM maps (n, 28, 28) in [0, 1]: the encoder's last feature map weighted by the gradient of the log-odds of `answers` (1 = yes, the default; 0 = no)."
-        towards = torch.ones(len(questions)) if answers is None else torch.where(torch.as_tensor(np.asarray(answers, bool)), 1.0, -1.0)
+        towards = torch.ones(len(questions)) if answers is None else torch.where(torch.tensor(np.asarray(answers, bool)), 1.0, -1.0)
         with torch.enable_grad():
             fmap = self.model.features(images).requires_grad_(True)
             logp = torch.log_softmax(self.model(fmap, questions).float(), -1)
