@@ -232,19 +232,19 @@ class CompactVLM(nn.Module):
         "Frozen feature maps of uint8 images (n, 28, 28)."
         return encode(self.encoder, images)
 
-    def _tail(self, question: str) -> list[int]:
-        if question not in self._tail_cache:
-            self._tail_cache[question] = self.tokenizer(PROMPT_TAIL.format(question=question), add_special_tokens=False).input_ids
-        return self._tail_cache[question]
+    def _tail(self, question: str, template: str = PROMPT_TAIL) -> list[int]:
+        key = template.format(question=question)
+        if key not in self._tail_cache: self._tail_cache[key] = self.tokenizer(key, add_special_tokens=False).input_ids
+        return self._tail_cache[key]
 
-    def prompt_inputs(self, fmap: torch.Tensor, questions: list[str]) -> dict:
-        "Left-padded `inputs_embeds`, `attention_mask` and `position_ids` for feature maps and their questions."
+    def prompt_inputs(self, fmap: torch.Tensor, questions: list[str], template: str = PROMPT_TAIL) -> dict:
+        "Left-padded `inputs_embeds`, `attention_mask` and `position_ids` for feature maps and their questions (or other instructions, in `template`)."
         emb = self.lm.get_input_embeddings()
         img = self.projector(fmap)
         n, t, d = img.shape
         dev = img.device
         head = emb(torch.tensor(self.head_ids, device=dev))
-        tails = [self._tail(q) for q in questions]
+        tails = [self._tail(q, template) for q in questions]
         length = len(self.head_ids) + t + max(map(len, tails))
         inputs = img.new_zeros(n, length, d); mask = torch.zeros(n, length, dtype=torch.long, device=dev)
         for i, tail in enumerate(tails):

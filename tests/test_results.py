@@ -3,6 +3,7 @@ import json
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import ROOT
@@ -219,6 +220,57 @@ def test_committed_projection_reproduces_the_neighbours(real_data_root):
     top1 = nb[nb["rank"] == 1].sort_values("query_index")
     assert (sim.argmax(1) == top1.neighbor_index.to_numpy()).mean() > 0.97  # float ties may swap a few
     np.testing.assert_allclose(sim.max(1), top1.score.to_numpy(), atol=1e-4)
+
+
+def _report_files():
+    folder = ROOT / "results" / "reports"
+    summary = json.loads((folder / "summary.json").read_text())
+    return summary, {split: pd.read_json(folder / f"{split}_reports.jsonl", lines=True) for split in ("val", "test")}
+
+
+def test_report_results_contract(real_data_root):
+    "test_reports.jsonl covers every test image × strategy; labels, read-back labels, unsupported findings, scores and the choice recompute from it."
+    from cxr_lib.reports import (REPORT_COLUMNS, STRATEGIES, TARGETS, checklist_report, label_text, unsupported_findings, vqa_thresholds)
+    summary, files = _report_files()
+    test = files["test"]
+    assert not summary["smoke"] and set(summary["strategies"]) == set(STRATEGIES) and summary["targets"] == TARGETS
+    assert set(REPORT_COLUMNS) <= set(test.columns) and len(test) == 624 * len(STRATEGIES)
+    data = load_pneumoniamnist(real_data_root)
+    for s, g in test.groupby("strategy"):
+        assert sorted(g["index"]) == list(range(624)), s
+        assert (g.sort_values("index").label.to_numpy() == data.labels["test"]).all(), s
+        read = [label_text(r) for r in g.report]
+        assert [l.pneumonia for l in read] == [None if v != v else int(v) for v in g.report_label], s
+        assert [unsupported_findings(r) for r in g.report] == g.unsupported.tolist(), s
+        reported = g.report_label.fillna(-1).to_numpy(int)
+        scored = summary["strategies"][s]["test"]
+        assert abs((reported == g.label.to_numpy()).mean() - scored["accuracy"]["value"]) < 1e-12, s
+        assert abs(g.unsupported.map(bool).mean() - scored["hallucination_rate"]["value"]) < 1e-12, s
+        assert scored["distinct"] == g.report.nunique(), s
+    answers = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").pivot(index="index", columns="category", values="p_yes_calibrated")
+    thresholds = vqa_thresholds()
+    template = test[test.strategy == "template"].set_index("index").report
+    assert all(template[i] == checklist_report(answers.loc[i].to_dict(), thresholds) for i in range(0, 624, 25))
+    lm = {s: v["val"]["accuracy"]["value"] for s, v in summary["strategies"].items() if v["uses_lm"]}
+    assert summary["best_strategy"] == max(lm, key=lm.get)
+    best = summary["strategies"][summary["best_strategy"]]["test"]
+    assert summary["targets_met"] == {"accuracy": best["accuracy"]["value"] >= TARGETS["accuracy"],
+                                      "hallucination_rate": best["hallucination_rate"]["value"] <= TARGETS["hallucination_rate"]}
+
+
+def test_committed_report_adapter_reproduces_the_reports(real_data_root):
+    "The committed report adapter (float16), decoding greedily, writes the committed checklist reports of the first batch again."
+    from cxr_lib.reports import STRATEGIES, Decoding, generate_reports, instruction_for, load_report_model, vqa_thresholds
+    summary, files = _report_files()
+    model, _ = load_report_model(ROOT / "models" / "reports" / summary["adapter"]["name"])
+    model.lm.merge_adapter()
+    rows = files["test"][files["test"].strategy == "checklist"].sort_values("index").head(8)
+    answers = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").pivot(index="index", columns="category", values="p_yes_calibrated")
+    prompts = [instruction_for(STRATEGIES["checklist"], answers.loc[i].to_dict(), vqa_thresholds()) for i in rows["index"]]
+    assert prompts == rows.prompt.tolist()
+    images = load_pneumoniamnist(real_data_root).images["test"][rows["index"].to_numpy()]
+    again = generate_reports(model, model.features(images), prompts, Decoding(summary["decoding"]["max_new_tokens"]), batch_size=8, progress=False)
+    assert sum(a == b for a, b in zip(again, rows.report)) >= 7  # greedy decoding at another batch size may flip a near-tie
 
 
 def test_no_tracked_file_exceeds_2_mib():

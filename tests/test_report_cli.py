@@ -1,0 +1,56 @@
+"cxr-report end to end with the committed models: every strategy writes and reads back a report; bad input is one line and exit 2."
+import json, os, subprocess
+
+import pytest
+
+from conftest import cli
+from test_data_cli import assert_one_line_error
+
+
+def run(args, data_root, tmp_path):
+    env = {**os.environ, "CXR_DATA_ROOT": str(data_root), "CXR_MODELS": str(tmp_path / "models"), "CXR_RESULTS": str(tmp_path / "results"),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.run([cli("cxr-report"), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+
+def test_checklist_classifier_report_json(real_data_root, tmp_path):
+    res = run(["test:3", "--strategy", "checklist_classifier", "--json"], real_data_root, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out["strategy"] == "checklist_classifier" and out["backend"] == "compact" and out["report"]
+    assert set(out["vqa_answers"]) == {"pneumonia", "bacterial", "viral", "normal"} and all(0 <= p <= 1 for p in out["vqa_answers"].values())
+    assert out["classifier"]["model"] == "cnn seed 0" and 0 <= out["classifier"]["probability"] <= 1
+    assert out["report_label"] in ("pneumonia", "normal", None) and isinstance(out["unsupported_findings"], list)
+
+
+def test_template_report_follows_the_vqa_answers(real_data_root, tmp_path):
+    "The control strategy is the grammar applied to the calibrated answers: its label is the pneumonia answer at the stored threshold."
+    from cxr_lib.reports import vqa_thresholds
+    res = run(["test:0", "--strategy", "template", "--json"], real_data_root, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    said_yes = out["vqa_answers"]["pneumonia"] >= vqa_thresholds()["pneumonia"]
+    assert out["report_label"] == ("pneumonia" if said_yes else "normal") and out["unsupported_findings"] == []
+    assert out["report"].startswith("Findings: ") and "\nImpression: " in out["report"]
+
+
+def test_text_output_on_a_png(real_data_root, tmp_path):
+    from PIL import Image
+    from cxr_lib.data import load_pneumoniamnist
+    png = tmp_path / "film.png"
+    Image.fromarray(load_pneumoniamnist(real_data_root).images["test"][7]).resize((224, 224)).save(png)
+    res = run([str(png), "--strategy", "structured", "--max-new-tokens", "40"], real_data_root, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "-- read as: " in res.stdout and "structured on compact" in res.stdout
+
+
+@pytest.mark.parametrize("case", ["unknown strategy", "not an image", "missing adapter", "bad reference", "hf without model", "zero tokens"])
+def test_bad_input_is_one_line(real_data_root, tmp_path, case):
+    junk = tmp_path / "junk.png"; junk.write_bytes(b"not a png at all")
+    args, needle = {"unknown strategy": (["test:1", "--strategy", "poem"], "unknown strategy"),
+                    "not an image": ([str(junk)], "not a readable PNG/JPEG"),
+                    "missing adapter": (["test:1", "--adapter", str(tmp_path / "nope")], "no report adapter"),
+                    "bad reference": (["test:9999"], "outside split test"),
+                    "hf without model": (["test:1", "--backend", "hf"], "needs --model-id"),
+                    "zero tokens": (["test:1", "--max-new-tokens", "0"], "at least 1")}[case]
+    assert_one_line_error(run(args, real_data_root, tmp_path), needle)
