@@ -110,8 +110,8 @@ def dashboard() -> pd.DataFrame:
     rows = []
     for folder, task, page, rows_of in SECTIONS:
         path = result_file(folder, "summary.json")
-        found = rows_of(read_json(path)) if path.exists() else [
-            dashboard_row(f"not measured yet: no results/{folder}/summary.json", float("nan"), anchor="—")]
+        found = rows_of(read_json(path)) if path.exists() else [{"result": f"not measured yet: no results/{folder}/summary.json",
+                                                                  "measured": "—", "target": "—", "met": None, "anchor": "—", "value": float("nan")}]
         rows += [{"task": task, "page": page, **r} for r in found]
     return pd.DataFrame(rows)
 
