@@ -6,10 +6,11 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import functools, hashlib, json, os, random, sys
+import functools, hashlib, json, os, random, sys, warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm import TqdmWarning
 
 # %% auto #0
 __all__ = ['CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file', 'env_flag', 'smoke_default',
@@ -22,6 +23,9 @@ class CXRError(Exception):
         msg = " ".join(str(problem).split())
         if fix: msg += " — fix: " + " ".join(str(fix).split())
         super().__init__(msg)
+
+# %% ../nbs/00_core.ipynb #0ab17e8f
+warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
 # %% ../nbs/00_core.ipynb #0b0121c3
 def project_root(start: str | Path | None = None) -> Path:

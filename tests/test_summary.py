@@ -1,0 +1,108 @@
+"The results dashboard, the runtime and parameter tables of `nbs/08_summary.ipynb`, the book pages' no-typed-numbers rule, and progress bars without tqdm's IProgress warning."
+import json, re
+
+import pytest
+
+from conftest import ROOT
+from cxr_lib.book import chapter_notebooks
+from cxr_lib.classifier import TARGETS as CLASSIFIER_TARGETS
+from cxr_lib.summary import dashboard, parameters_table, parse_requirement, runtime_table
+from cxr_lib.vqa_eval import TARGETS as VQA_TARGETS
+
+
+def summary(folder: str) -> dict:
+    return json.loads((ROOT / "results" / folder / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def table():
+    return dashboard()
+
+
+def rows_of(table, page: str):
+    return table[table.page == page].set_index("result")
+
+
+def test_classifier_rows_are_the_best_models_test_numbers(table):
+    s = summary("classifier")
+    best, rows = s["models"][s["best"]], rows_of(table, "nbs/03_classifier")
+    for metric in ("roc_auc", "sensitivity", "specificity"):
+        row = rows.loc[f"{s['best']}: {'ROC AUC' if metric == 'roc_auc' else metric}"]
+        assert row.value == best["test"][metric]["value"]
+        assert row.met == (best["test"][metric]["value"] >= CLASSIFIER_TARGETS[metric])
+    ece = rows.loc[f"{s['best']}: ECE after calibration"]
+    assert ece.value == best["calibration"]["ece_calibrated"]["value"] and ece.target == f"≤ {CLASSIFIER_TARGETS['ece_calibrated']:g}"
+
+
+def test_vqa_rows_match_summary_and_its_own_verdicts(table):
+    s, rows = summary("vqa"), rows_of(table, "nbs/05_vqa_evaluation")
+    assert s["targets"] == VQA_TARGETS, "the VQA chapter's stored targets are the library's"
+    for c, cat in s["categories"].items():
+        for metric, verdict in (("sensitivity", "sensitivity"), ("specificity", "specificity"), ("ECE after calibration", "ECE (calibrated)")):
+            row = rows.loc[f"{c}: {metric}"]
+            key = "ece_calibrated" if metric.startswith("ECE") else metric
+            assert row.value == cat["test"][key]["value"] and row.met == s["targets_met"][c][verdict], (c, metric)
+    latency = rows.loc["median time to answer (batch 1)"]
+    assert latency.value == s["latency_ms"]["median"] and latency.met == (s["latency_ms"]["median"] <= s["targets"]["median_latency_ms"])
+
+
+def test_retrieval_rows_match_summary_and_its_own_verdicts(table):
+    s, rows = summary("retrieval"), rows_of(table, "nbs/07_retrieval")
+    best, k = s["best_embedding"], s["k"]
+    for n in (1, 5, k):
+        assert rows.loc[f"{best}: image→image P@{n}"].value == s["embeddings"][best]["test"][f"precision_at_{n}"]["value"]
+    verdicts = {name: v["met"] for name, v in s["targets"].items()}
+    assert rows.loc[f"{best}: image→image P@{k}"].met == next(v for n, v in verdicts.items() if f"image→image P@{k}" in n)
+    assert rows.loc[f"text→image P@{k}, mean over the queries"].met == next(v for n, v in verdicts.items() if f"text→image P@{k}" in n)
+
+
+def test_report_rows_match_summary_when_task2_has_run(table):
+    rows = rows_of(table, "nbs/06_report_generation")
+    path = ROOT / "results" / "reports" / "summary.json"
+    if not path.exists():
+        assert len(rows) == 1 and rows.index[0].startswith("not measured yet") and rows.met.isna().all()
+        return
+    s = json.loads(path.read_text())
+    best, test = s["best_strategy"], s["strategies"][s["best_strategy"]]["test"]
+    assert rows.loc[f"{best}: agreement with the label"].value == test["accuracy"]["value"]
+    assert rows.loc[f"{best}: hallucination rate"].value == test["hallucination_rate"]["value"]
+    assert rows.loc[f"{best}: agreement with the label"].met == s["targets_met"]["accuracy"]
+    assert rows.loc[f"{best}: hallucination rate"].met == s["targets_met"]["hallucination_rate"]
+
+
+def test_runtime_and_parameter_tables_cover_every_chapter():
+    chapters = [p.stem for p in chapter_notebooks(ROOT)]
+    runtime = json.loads((ROOT / "results" / "runtime.json").read_text())
+    t = runtime_table(runtime, chapters)
+    assert list(t.index[:-1]) == chapters and t.iloc[-1].seconds == runtime["make_book_s"]
+    for c, s in runtime["chapters"].items():
+        if c in chapters: assert t.loc[c, "seconds"] == s
+    params = parameters_table(chapter_notebooks(ROOT))
+    assert list(params.index) == chapters and (params["what smoke = True changes"] != "").all(), "every smoke line says what it does"
+    assert "retrain = False" in params.loc["03_classifier", "other parameters (full-run defaults)"]
+
+
+def test_requirement_text_is_parsed_strictly():
+    assert parse_requirement("≥ 0.95") == ("≥", 0.95)
+    with pytest.raises(Exception, match="cannot read"): parse_requirement("about 0.95")
+
+
+NOT_PROSE = re.compile(r"\{glue:[a-z]+\}`[^`]*`|```\{glue\}[^`]*```|`[^`]*`|\]\([^)]*\)|CC BY[-A-Z]* \d\.\d|Apache-2\.0", re.S)  # glue, code, links, licence names
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name)
+def test_book_pages_type_no_decimals(page):
+    "Numbers with a decimal point on a book page come from glue, never from the author's keyboard (code, links and glue roles excepted)."
+    typed = re.findall(r".{0,30}\d+\.\d+", NOT_PROSE.sub("", page.read_text()))
+    assert not typed, f"{page.name}: typed decimals in {typed}"
+
+
+def test_notebook_progress_bars_raise_no_ipywidgets_warning(tmp_path):
+    "In a kernel without ipywidgets (as papermill runs the book), importing the library and tqdm.auto prints no TqdmWarning."
+    import nbformat, papermill as pm
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import cxr_lib.core\nfrom tqdm.auto import tqdm\nfor _ in tqdm(range(3)): pass")])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False)
+    streams = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells for o in c.outputs)
+    assert "3/3" in streams, "the text bar is still drawn"
+    assert "TqdmWarning" not in streams and "IProgress" not in streams
