@@ -284,17 +284,18 @@ def vqa_thresholds() -> dict:
     return {c: summary["categories"][c]["threshold"] for c in CATEGORIES}
 
 def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFrame:
-    "One row per image of `split`: label, subtype, the four calibrated VQA answers, and the Task-1 classifier's probability and decision."
+    "One row per image of `split` that both chapters answered: label, subtype, the four calibrated VQA answers, and the Task-1 classifier's probability and decision."
     findings = pneumoniamnist_findings(split, data)
     answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv")).pivot(index="index", columns="category", values="p_yes_calibrated")
     classifier = read_json(result_file("classifier", "summary.json"))
     best = classifier["best"]
     predictions = pd.read_csv(result_file("classifier", best, f"{split}_predictions.csv")).set_index("index")
-    frame = findings[["label", "subtype"]].join(answers[list(CATEGORIES)]).join(predictions.prob_calibrated.rename("classifier_prob"))
+    # the images both chapters answered: all of them after full runs, the first few after smoke runs
+    frame = (findings[["label", "subtype"]].join(answers.reindex(columns=list(CATEGORIES)), how="inner")
+             .join(predictions.prob_calibrated.rename("classifier_prob"), how="inner").dropna(subset=["pneumonia", "normal"]))
+    if frame.empty: raise CXRError(f"the VQA and classifier result files of {split} share no image", "re-run the VQA and classifier chapters")
     # a subtype answer the VQA chapter did not ask (unknown subtype) counts as undecided
     frame[["bacterial", "viral"]] = frame[["bacterial", "viral"]].fillna(0.5)
-    if frame[list(CATEGORIES) + ["classifier_prob"]].isna().any().any():
-        raise CXRError(f"the {split} result files do not cover every image", "re-run the VQA and classifier chapters")
     frame["classifier_threshold"] = classifier["models"][best]["threshold"]
     frame.attrs["classifier"] = best
     return frame.iloc[:limit or None]
