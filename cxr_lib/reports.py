@@ -575,7 +575,6 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
 # %% ../nbs/06_report_generation.ipynb #eed86b91
 def write_report_results(reports: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None) -> Path:
     "Write `{split}_reports.jsonl` and `summary.json` under `results/reports/`."
-    from cxr_lib.core import results_dir
     out = Path(out_dir) if out_dir else results_dir("reports")
     out.mkdir(parents=True, exist_ok=True)
     extra = ["subtype", "report_subtype", "hedged", "unsupported", "classifier_says", "checklist_says"]
