@@ -33,11 +33,11 @@ __all__ = ['TARGETS', 'LEVELS', 'CERTAIN_FROM', 'LIKELY_FROM', 'UNLIKELY_FROM', 
            'render_report', 'subtype_lean', 'checklist_report', 'label_report', 'Strategy', 'checklist_text',
            'classifier_text', 'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig',
            'synthetic_checklist', 'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_adapter_dir',
-           'save_report_adapter', 'load_report_model', 'default_report_adapter', 'vqa_thresholds', 'report_inputs',
-           'teach_or_load', 'clauses', 'mention_polarity', 'mentions', 'ReportLabel', 'impression_or_all', 'label_text',
-           'unsupported_findings', 'cohen_kappa', 'report_labels', 'agreement', 'diversity', 'write_reports',
-           'subtype_scores', 'strategy_scores', 'choose_strategy', 'draw_samples', 'hf_reports', 'calibrated_answers',
-           'classifier_output', 'cxr_report', 'write_report_results']
+           'save_report_adapter', 'load_report_model', 'default_report_adapter', 'vqa_thresholds', 'calibrate_stored',
+           'report_inputs', 'teach_or_load', 'clauses', 'mention_polarity', 'mentions', 'ReportLabel',
+           'impression_or_all', 'label_text', 'unsupported_findings', 'cohen_kappa', 'report_labels', 'agreement',
+           'diversity', 'write_reports', 'subtype_scores', 'strategy_scores', 'choose_strategy', 'draw_samples',
+           'hf_reports', 'calibrated_answers', 'classifier_output', 'cxr_report', 'write_report_results']
 
 # %% ../nbs/06_report_generation.ipynb #c3c946ea
 TARGETS = {"accuracy": 0.90, "hallucination_rate": 0.05}
@@ -283,10 +283,19 @@ def vqa_thresholds() -> dict:
     summary = read_json(result_file("vqa", "summary.json"))
     return {c: summary["categories"][c]["threshold"] for c in CATEGORIES}
 
+def calibrate_stored(category: str, p_yes) -> np.ndarray:
+    "Calibrated answers of `category` by the calibrator the VQA evaluation fitted on validation and stored."
+    entry = read_json(result_file("vqa", "summary.json"))["categories"][category]
+    params = {"temperature": entry["temperature"]} if entry["calibrator"] == "temperature" else entry["platt"]
+    return CALIBRATORS[entry["calibrator"]][1](answer_logits(p_yes), params)
+
 def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFrame:
     "One row per image of `split` that both chapters answered: label, subtype, the four calibrated VQA answers, and the Task-1 classifier's probability and decision."
     findings = pneumoniamnist_findings(split, data)
-    answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv")).pivot(index="index", columns="category", values="p_yes_calibrated")
+    answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv"))
+    if "p_yes_calibrated" not in answers:  # the model chapter has rewritten the file and the evaluation chapter not yet (parallel smoke runs)
+        for c, rows in answers.groupby("category").groups.items(): answers.loc[rows, "p_yes_calibrated"] = calibrate_stored(c, answers.p_yes[rows])
+    answers = answers.pivot(index="index", columns="category", values="p_yes_calibrated")
     classifier = read_json(result_file("classifier", "summary.json"))
     best = classifier["best"]
     predictions = pd.read_csv(result_file("classifier", best, f"{split}_predictions.csv")).set_index("index")
@@ -504,14 +513,8 @@ def hf_reports(backend: HFBackend, images: np.ndarray, instructions: list[str], 
 def calibrated_answers(model, image: np.ndarray) -> dict:
     "The four calibrated VQA answers for one 28×28 uint8 image (one held-out wording per category; the stored validation calibrators)."
     from cxr_lib.vlm import CompactBackend
-    summary = read_json(result_file("vqa", "summary.json"))["categories"]
     p, _ = CompactBackend(model).score(np.repeat(image[None], len(CATEGORIES), 0), [HELD_OUT[c][0] for c in CATEGORIES])
-    out = {}
-    for c, p_yes in zip(CATEGORIES, p):
-        entry = summary[c]
-        params = {"temperature": entry["temperature"]} if entry["calibrator"] == "temperature" else entry["platt"]
-        out[c] = float(CALIBRATORS[entry["calibrator"]][1](answer_logits([p_yes]), params)[0])
-    return out
+    return {c: float(calibrate_stored(c, [p_yes])[0]) for c, p_yes in zip(CATEGORIES, p)}
 
 CLI_CLASSIFIER = TrainConfig(model="cnn", seed=0)
 
