@@ -27,9 +27,9 @@ from .vqa_eval import CALIBRATORS, answer_logits
 
 # %% auto #0
 __all__ = ['TARGETS', 'LEVELS', 'CERTAIN_FROM', 'LIKELY_FROM', 'UNLIKELY_FROM', 'FINDINGS', 'IMPRESSION', 'SUBTYPE_HEDGE',
-           'STRATEGIES', 'REPORT_TAIL', 'PNEUMONIA_TERMS', 'NORMAL_TERMS', 'SUBTYPE_TERMS', 'HEDGED_NEGATION',
-           'NEGATION_BEFORE', 'NEGATION_AFTER', 'HEDGES_BEFORE', 'HEDGES_AFTER', 'UNDECIDED_SUBTYPE', 'UNSUPPORTED',
-           'AGREEMENT', 'REPORT_COLUMNS', 'SUBTYPE_NAMES', 'SAMPLE_GROUPS', 'CLI_CLASSIFIER', 'hedge', 'is_positive',
+           'SUBTYPE_NAMES', 'STRATEGIES', 'REPORT_TAIL', 'PNEUMONIA_TERMS', 'NORMAL_TERMS', 'SUBTYPE_TERMS',
+           'HEDGED_NEGATION', 'NEGATION_BEFORE', 'NEGATION_AFTER', 'HEDGES_BEFORE', 'HEDGES_AFTER', 'UNDECIDED_SUBTYPE',
+           'UNSUPPORTED', 'AGREEMENT', 'REPORT_COLUMNS', 'SAMPLE_GROUPS', 'CLI_CLASSIFIER', 'hedge', 'is_positive',
            'render_report', 'subtype_lean', 'checklist_report', 'label_report', 'Strategy', 'checklist_text',
            'classifier_text', 'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig',
            'synthetic_checklist', 'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_adapter_dir',
@@ -61,6 +61,7 @@ FINDINGS = {"certain": "Airspace opacity; pneumonia is certain.", "likely": "Opa
 IMPRESSION = {"certain": "Pneumonia", "likely": "Likely pneumonia", "possible": "Possible pneumonia",
               "unlikely": "Pneumonia is unlikely", "absent": "No evidence of pneumonia"}
 SUBTYPE_HEDGE = {"certain": "", "likely": "likely ", "possible": "possibly "}
+SUBTYPE_NAMES = {"bacteria": "bacterial", "virus": "viral"}  # recovered subtype → the word a report uses
 
 def render_report(pneumonia: str, subtype: str | None = None, subtype_level: str | None = None) -> str:
     "The Findings/Impression report for a pneumonia level and, when pneumonia is a *yes*, the subtype it leans to and that lean's level."
@@ -84,7 +85,7 @@ def checklist_report(p: dict, thresholds: dict) -> str:
 
 def label_report(label: int, subtype: str) -> str:
     "The report the labels dictate (targets of the structured prompt): pneumonia with its recovered subtype, or clear lungs."
-    named = {"bacteria": "bacterial", "virus": "viral"}.get(subtype)
+    named = SUBTYPE_NAMES.get(subtype)
     return render_report("certain", named, "likely" if named else None) if label else render_report("absent")
 
 # %% ../nbs/06_report_generation.ipynb #5da39443
@@ -451,8 +452,6 @@ def write_reports(models: dict, fmap: torch.Tensor, frame: pd.DataFrame, thresho
     return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/06_report_generation.ipynb #f9d73b38
-SUBTYPE_NAMES = {"bacteria": "bacterial", "virus": "viral"}
-
 def subtype_scores(frame: pd.DataFrame) -> dict:
     "On pneumonia films of known subtype whose report says pneumonia: share naming a subtype, and share of those naming the right one."
     called = frame[(frame.label == 1) & frame.subtype.isin(list(SUBTYPE_NAMES)) & (frame.report_label == 1)]
