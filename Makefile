@@ -47,8 +47,9 @@ smoke: setup
 site: setup
 	$(BIN)/cxr-book --no-execute
 
+# Two pytest workers, each test file on one worker (module fixtures train once); the slowest tests are listed at the end.
 test: setup browser export-check smoke site
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf build book/_build

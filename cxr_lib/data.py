@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #6a646fcf
 from __future__ import annotations
-import hashlib, os, re, zipfile
+import hashlib, importlib.util, os, re, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +25,21 @@ __all__ = ['NPZ_NAME', 'PNEUMONIAMNIST_MD5', 'SPLITS', 'SPLIT_SIZES', 'CLASS_NAM
            'near_duplicate_pairs', 'images_seen_earlier', 'duplicate_counts']
 
 # %% ../nbs/01_data.ipynb #9a8b3919
+def _medmnist_info():
+    "medmnist's `info` module, read without importing the package (whose `__init__` imports torch, seconds a CLI should not pay)."
+    spec = importlib.util.find_spec("medmnist")
+    if spec is None or not spec.submodule_search_locations: raise CXRError("medmnist is not installed", "pip install medmnist")
+    info = importlib.util.spec_from_file_location("medmnist_info", Path(list(spec.submodule_search_locations)[0]) / "info.py")
+    module = importlib.util.module_from_spec(info); info.loader.exec_module(module)
+    return module
+
+_MEDMNIST = _medmnist_info()
+_INFO = _MEDMNIST.INFO["pneumoniamnist"]
 NPZ_NAME = "pneumoniamnist.npz"
-PNEUMONIAMNIST_MD5 = "28209eda62fecd6e6a2d98b1501bb15f"  # the md5 medmnist lists for the 28×28 file
-SPLITS = ("train", "val", "test")
-SPLIT_SIZES = {"train": 4708, "val": 524, "test": 624}
-CLASS_NAMES = ("normal", "pneumonia")  # label 0, label 1
+PNEUMONIAMNIST_MD5 = _INFO["MD5"]  # the md5 medmnist lists for the 28×28 file
+SPLITS = tuple(_INFO["n_samples"])
+SPLIT_SIZES = dict(_INFO["n_samples"])
+CLASS_NAMES = tuple(_INFO["label"][str(k)] for k in range(len(_INFO["label"])))  # label 0, label 1
 
 def data_root(root: str | Path | None = None) -> tuple[Path, bool]:
     "The data folder and whether downloading into it is allowed (only for medmnist's default folder)."
@@ -39,8 +49,7 @@ def data_root(root: str | Path | None = None) -> tuple[Path, bool]:
         p = Path(env).expanduser()
         if not p.is_absolute(): p = project_root() / p
         return p.resolve(), False
-    from medmnist.info import DEFAULT_ROOT
-    return Path(DEFAULT_ROOT).expanduser().resolve(), True
+    return Path(_MEDMNIST.DEFAULT_ROOT).expanduser().resolve(), True
 
 # %% ../nbs/01_data.ipynb #2b555e22
 @dataclass

@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/metrics.html.md"""
 
 # %% ../nbs/02a_metrics.ipynb #41be7c58
 from __future__ import annotations
-import math
+import math, warnings
 
 import numpy as np
 import pandas as pd
@@ -16,13 +16,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from .core import CXRError
 
 # %% auto #0
-__all__ = ['METRICS', 'confusion_counts', 'binary_metrics', 'bootstrap_metrics', 'format_ci', 'wilson_lower',
-           'threshold_for_sensitivity', 'adjust_prior', 'em_prior']
+__all__ = ['METRICS', 'check_binary', 'confusion_counts', 'binary_metrics', 'bootstrap', 'bootstrap_metrics', 'format_ci',
+           'wilson_lower', 'threshold_for_sensitivity', 'threshold_for_specificity', 'adjust_prior', 'em_prior']
 
 # %% ../nbs/02a_metrics.ipynb #5297a263
 METRICS = ("accuracy", "precision", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc")
 
-def _check_binary(y, p) -> tuple[np.ndarray, np.ndarray]:
+def check_binary(y, p) -> tuple[np.ndarray, np.ndarray]:
     y, p = np.asarray(y), np.asarray(p, dtype=float)
     if y.ndim != 1 or y.shape != p.shape: raise CXRError(f"labels {y.shape} and scores {p.shape} should be 1-D and the same length", "pass one score per labelled image")
     if len(y) == 0: raise CXRError("no labelled predictions to score", "pass at least one image of each class")
@@ -33,14 +33,14 @@ def _ratio(a, b): return a / b if b else float("nan")
 
 def confusion_counts(y, p, threshold: float = 0.5) -> dict:
     "True/false positives and negatives when `p >= threshold` is called positive."
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     pred = p >= threshold
     return dict(tp=int((pred & (y == 1)).sum()), fp=int((pred & (y == 0)).sum()),
                 tn=int((~pred & (y == 0)).sum()), fn=int((~pred & (y == 1)).sum()))
 
 def binary_metrics(y, p, threshold: float = 0.5) -> dict:
     "The eight `METRICS` for scores `p` (higher = more positive) at `threshold`; AUCs need both classes."
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     c = confusion_counts(y, p, threshold)
     sens, spec = _ratio(c["tp"], c["tp"] + c["fn"]), _ratio(c["tn"], c["tn"] + c["fp"])
     prec = _ratio(c["tp"], c["tp"] + c["fp"])
@@ -51,20 +51,33 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict:
                 pr_auc=average_precision_score(y, p) if both else float("nan"))
 
 # %% ../nbs/02a_metrics.ipynb #14661f85
-def bootstrap_metrics(y, p, threshold: float = 0.5, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    "Each of `METRICS` at `threshold` with its percentile-bootstrap interval: a frame indexed by metric with `value, lo, hi`."
-    y, p = _check_binary(y, p)
+def bootstrap(statistic, *arrays, n_boot: int = 2000, seed: int = 0, level: float = 0.95, strata: list | None = None) -> dict:
+    "`statistic(*arrays)` with its percentile-bootstrap interval, every array resampled by the same rows: `{value, lo, hi}` (arrays when the statistic is a vector; NaN draws are left out). With `strata` (a list of row-index arrays) each group is resampled within itself, keeping its size. The study's only bootstrap."
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    if n == 0 or any(len(a) != n for a in arrays): raise CXRError(f"cannot resample arrays of lengths {[len(a) for a in arrays]}", "pass non-empty arrays with one row per case")
     rng = np.random.default_rng(seed)
-    draws = [binary_metrics(y[i], p[i], threshold) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]
-    boot = pd.DataFrame(draws, columns=list(METRICS))
+    rows = (rng.integers(0, n, size=(n_boot, n)) if strata is None else
+            (np.concatenate([g[rng.integers(0, len(g), len(g))] for g in map(np.asarray, strata)]) for _ in range(n_boot)))
+    draws = np.array([np.asarray(statistic(*(a[i] for a in arrays)), dtype=float) for i in rows])
+    value = np.asarray(statistic(*arrays), dtype=float)
     tail = (1 - level) / 2 * 100
-    point = binary_metrics(y, p, threshold)
-    return pd.DataFrame({"value": [point[k] for k in METRICS],
-                         "lo": [np.nanpercentile(boot[k], tail) for k in METRICS],
-                         "hi": [np.nanpercentile(boot[k], 100 - tail) for k in METRICS]}, index=list(METRICS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a statistic undefined in every draw (an AUC of one class) stays NaN
+        lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+    return dict(value=float(value), lo=float(lo), hi=float(hi)) if value.ndim == 0 else dict(value=value, lo=lo, hi=hi)
+
+def bootstrap_metrics(y, p, threshold: float = 0.5, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    "Each of `METRICS` at `threshold` with its bootstrap interval: a frame indexed by metric with `value, lo, hi`."
+    y, p = check_binary(y, p)
+    def vector(yy, pp):
+        m = binary_metrics(yy, pp, threshold)
+        return [m[k] for k in METRICS]
+    return pd.DataFrame(bootstrap(vector, y, p, n_boot=n_boot, seed=seed, level=level), index=list(METRICS))
 
 def format_ci(row, digits: int = 3) -> str:
-    "`0.912 [0.890, 0.931]` from a row with `value, lo, hi`."
+    "`0.912 [0.890, 0.931]` from anything with `value, lo, hi` (a dict, a frame row); `n/a` when there is no value."
+    if row is None or row.get("value") is None or row["value"] != row["value"]: return "n/a"
     return f"{row['value']:.{digits}f} [{row['lo']:.{digits}f}, {row['hi']:.{digits}f}]"
 
 # %% ../nbs/02a_metrics.ipynb #8a0eba4d
@@ -77,7 +90,7 @@ def wilson_lower(successes: int, n: int, confidence: float = 0.95) -> float:
 
 def threshold_for_sensitivity(y, p, min_sensitivity: float = 0.95, confidence: float | None = 0.95) -> float:
     "Highest threshold whose sensitivity on `(y, p)` (or its Wilson lower bound) reaches `min_sensitivity`."
-    y, p = _check_binary(y, p)
+    y, p = check_binary(y, p)
     pos = np.sort(p[y == 1])[::-1]
     if len(pos) == 0: raise CXRError("no positives to set a sensitivity threshold on", "use a split with positive images")
     for k in range(1, len(pos) + 1):  # calling the top-k positives positive
@@ -85,6 +98,13 @@ def threshold_for_sensitivity(y, p, min_sensitivity: float = 0.95, confidence: f
         sens = k / len(pos) if confidence is None else wilson_lower(k, len(pos), confidence)
         if sens >= min_sensitivity: return float(pos[k - 1])
     return float(pos[-1])
+
+def threshold_for_specificity(y, p, min_specificity: float = 0.85) -> float:
+    "Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` reaches `min_specificity`."
+    neg = np.sort(np.asarray(p, float)[np.asarray(y) == 0])
+    if len(neg) == 0: raise CXRError("no negative examples to set a specificity threshold on", "use a split with both answers")
+    k = math.ceil(min_specificity * len(neg))
+    return float(np.nextafter(neg[k - 1], np.inf)) if k > 0 else float(neg[0])
 
 # %% ../nbs/02a_metrics.ipynb #be2fa45e
 def adjust_prior(p, source_prior: float, target_prior: float) -> np.ndarray:

@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/report_generation.html.md"""
 
 # %% ../nbs/06_report_generation.ipynb #85df9d36
 from __future__ import annotations
-import hashlib, json, math, re, time
+import json, math, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,79 +14,25 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.script import call_parse
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .calibration import bootstrap_statistic
-from .classifier import TrainConfig, checkpoint_paths, load_classifier, predict_logits
-from .core import CXRError, cli_errors, model_file, models_dir, read_json, result_file, results_dir, seed_everything, write_json
+from .backends import CompactBackend, HFBackend
+from .classifier import load_classifier, predict_logits, task1_checkpoint, task1_operating_point
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
-from .vlm import HFBackend, VQAConfig, default_checkpoint, load_vqa
+from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, hedge,
+                                   label_report, label_text, unsupported_findings)
+from .runs import Run, fingerprint, lr_schedule
+from .vlm import VQAConfig, default_checkpoint, load_vqa
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
-from .vqa_eval import CALIBRATORS, answer_logits
+from .vqa_eval import calibrate, operating_points
 
 # %% auto #0
-__all__ = ['TARGETS', 'LEVELS', 'CERTAIN_FROM', 'LIKELY_FROM', 'UNLIKELY_FROM', 'FINDINGS', 'IMPRESSION', 'SUBTYPE_HEDGE',
-           'SUBTYPE_NAMES', 'STRATEGIES', 'REPORT_TAIL', 'PNEUMONIA_TERMS', 'NORMAL_TERMS', 'SUBTYPE_TERMS',
-           'HEDGED_NEGATION', 'NEGATION_BEFORE', 'NEGATION_AFTER', 'HEDGES_BEFORE', 'HEDGES_AFTER', 'UNDECIDED_SUBTYPE',
-           'UNSUPPORTED', 'AGREEMENT', 'REPORT_COLUMNS', 'SAMPLE_GROUPS', 'CLI_CLASSIFIER', 'hedge', 'is_positive',
-           'render_report', 'subtype_lean', 'checklist_report', 'label_report', 'Strategy', 'checklist_text',
-           'classifier_text', 'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig',
-           'synthetic_checklist', 'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_adapter_dir',
-           'save_report_adapter', 'load_report_model', 'default_report_adapter', 'vqa_thresholds', 'calibrate_stored',
-           'report_inputs', 'teach_or_load', 'clauses', 'mention_polarity', 'mentions', 'ReportLabel',
-           'impression_or_all', 'label_text', 'unsupported_findings', 'cohen_kappa', 'report_labels', 'agreement',
-           'diversity', 'write_reports', 'subtype_scores', 'strategy_scores', 'choose_strategy', 'draw_samples',
-           'hf_reports', 'calibrated_answers', 'classifier_output', 'cxr_report', 'write_report_results']
-
-# %% ../nbs/06_report_generation.ipynb #c3c946ea
-TARGETS = {"accuracy": 0.90, "hallucination_rate": 0.05}
-LEVELS = ("certain", "likely", "possible", "unlikely", "absent")
-CERTAIN_FROM, LIKELY_FROM, UNLIKELY_FROM = 0.90, 0.65, 0.10  # fixed cut-offs inside each side of the threshold
-
-def hedge(p: float, threshold: float) -> str:
-    "The verbal level of a calibrated probability. The yes/no boundary is the operating `threshold` exactly; the fixed cut-offs only split each side."
-    if not 0 <= p <= 1: raise CXRError(f"probability {p} is outside [0, 1]", "pass calibrated probabilities")
-    if p >= threshold: return "certain" if p >= max(CERTAIN_FROM, threshold) else "likely" if p >= max(LIKELY_FROM, threshold) else "possible"
-    return "absent" if p < min(UNLIKELY_FROM, threshold) else "unlikely"
-
-def is_positive(level: str) -> bool:
-    "Whether a level is a *yes*."
-    return LEVELS.index(level) <= LEVELS.index("possible")
-
-# %% ../nbs/06_report_generation.ipynb #8ea51d0a
-FINDINGS = {"certain": "Airspace opacity; pneumonia is certain.", "likely": "Opacity; pneumonia is likely.",
-            "possible": "Subtle opacity; pneumonia is possible.", "unlikely": "No definite opacity; pneumonia is unlikely.",
-            "absent": "The lungs are clear; pneumonia is absent."}
-IMPRESSION = {"certain": "Pneumonia", "likely": "Likely pneumonia", "possible": "Possible pneumonia",
-              "unlikely": "Pneumonia is unlikely", "absent": "No evidence of pneumonia"}
-SUBTYPE_HEDGE = {"certain": "", "likely": "likely ", "possible": "possibly "}
-SUBTYPE_NAMES = {"bacteria": "bacterial", "virus": "viral"}  # recovered subtype → the word a report uses
-
-def render_report(pneumonia: str, subtype: str | None = None, subtype_level: str | None = None) -> str:
-    "The Findings/Impression report for a pneumonia level and, when pneumonia is a *yes*, the subtype it leans to and that lean's level."
-    if pneumonia not in LEVELS: raise CXRError(f"unknown level {pneumonia!r}", f"use one of {', '.join(LEVELS)}")
-    findings, impression = FINDINGS[pneumonia], IMPRESSION[pneumonia]
-    if is_positive(pneumonia):
-        if subtype in ("bacterial", "viral") and subtype_level and is_positive(subtype_level):
-            findings += f" A {subtype} cause is {subtype_level}."
-            impression += f", {SUBTYPE_HEDGE[subtype_level]}{subtype}"
-        else: findings += " Bacterial or viral cannot be told apart."
-    return f"Findings: {findings}\nImpression: {impression}."
-
-def subtype_lean(p: dict, thresholds: dict) -> tuple[str, str]:
-    "(subtype, level): the subtype with the higher calibrated probability, and its level."
-    name = "bacterial" if p["bacterial"] >= p["viral"] else "viral"
-    return name, hedge(p[name], thresholds[name])
-
-def checklist_report(p: dict, thresholds: dict) -> str:
-    "The report four answers dictate: the pneumonia answer sets the level, the subtype answers the lean."
-    return render_report(hedge(p["pneumonia"], thresholds["pneumonia"]), *subtype_lean(p, thresholds))
-
-def label_report(label: int, subtype: str) -> str:
-    "The report the labels dictate (targets of the structured prompt): pneumonia with its recovered subtype, or clear lungs."
-    named = SUBTYPE_NAMES.get(subtype)
-    return render_report("certain", named, "likely" if named else None) if label else render_report("absent")
+__all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLI_CLASSIFIER_SEED', 'Strategy', 'checklist_text', 'classifier_text',
+           'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig', 'synthetic_checklist',
+           'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_run', 'load_report_model',
+           'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching', 'hf_reports', 'calibrated_answers',
+           'classifier_output', 'cxr_report']
 
 # %% ../nbs/06_report_generation.ipynb #5da39443
 @dataclass(frozen=True)
@@ -191,7 +137,7 @@ class ReportTrainConfig:
     def key(self) -> str:
         "A hash of the config, the VQA run it continues, and the grammar and instructions it is taught."
         taught = [asdict(self), VQAConfig().name(), (CERTAIN_FROM, LIKELY_FROM, UNLIKELY_FROM), FINDINGS, IMPRESSION, SUBTYPE_HEDGE, [STRATEGIES[s].instruction for s in ("structured", "checklist")]]
-        return hashlib.sha1(json.dumps(taught, sort_keys=True).encode()).hexdigest()[:10]
+        return fingerprint(taught)
 
     def name(self) -> str: return f"report-seed{self.seed}-{self.key()}"
 
@@ -232,8 +178,8 @@ def teach_report_format(model, fmap: torch.Tensor, examples: pd.DataFrame, confi
     params = [p for n, p in model.lm.named_parameters() if "lora_" in n]
     for p in params: p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    steps = math.ceil(len(examples) / config.batch_size) * config.epochs; warm = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    steps = math.ceil(len(examples) / config.batch_size) * config.epochs
+    schedule = lr_schedule(optimizer, "ramped_cosine", steps, warmup_steps=max(1, steps // 20))
     losses = []; model.train()
     bar = tqdm(total=steps, desc="teaching the report format", disable=not progress, mininterval=5)
     for epoch in range(config.epochs):
@@ -247,31 +193,28 @@ def teach_report_format(model, fmap: torch.Tensor, examples: pd.DataFrame, confi
     return losses
 
 # %% ../nbs/06_report_generation.ipynb #4abd439d
-def report_adapter_dir(config: ReportTrainConfig, root: Path | None = None) -> Path:
-    return (Path(root) if root else models_dir("reports", create=False)) / config.name()
+REPORT_FIX = "run the report chapter (nbs/06_report_generation.ipynb) or pass --adapter with an existing folder"
 
-def save_report_adapter(model, config: ReportTrainConfig, losses: list[float], seconds: float, root: Path | None = None) -> Path:
-    "Write the taught adapter (float16) and its metadata; returns the folder."
-    from peft import get_peft_model_state_dict
-    folder = report_adapter_dir(config, root); folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in get_peft_model_state_dict(model.lm).items()}, str(folder / "adapter.safetensors"))
-    write_json(dict(config=asdict(config), key=config.key(), vqa_checkpoint=VQAConfig().name(), losses=losses, train_seconds=seconds,
-                    torch=torch.__version__), folder / "config.json")
-    return folder
-
-def load_report_model(folder: str | Path, vqa_folder: str | Path | None = None):
-    "The VQA model with the report adapter in place of its own, and the adapter's metadata."
-    from peft import set_peft_model_state_dict
+def _adapter_run(folder: str | Path) -> Run:
     folder = Path(folder)
-    if not (folder / "config.json").is_file() or not (folder / "adapter.safetensors").is_file():
-        raise CXRError(f"no report adapter in {folder} (needs config.json and adapter.safetensors)", "run the report chapter (nbs/06_report_generation.ipynb) or pass --adapter with an existing folder")
-    meta = read_json(folder / "config.json")
+    return Run(folder / "config.json", {"adapter": folder / "adapter.safetensors"}, REPORT_FIX)
+
+def report_run(config: ReportTrainConfig, root: Path | None = None) -> Run:
+    "Where the adapter of `config` is stored: `config.json` and `adapter.safetensors` in a folder named by the config, under `root` (default: this run's `models/reports/`)."
+    return _adapter_run((Path(root) if root else models_dir("reports", create=False)) / config.name())
+
+def load_report_model(folder: str | Path, vqa_folder: str | Path | None = None, key: str | None = None):
+    "The VQA model with the report adapter in place of its own, and the adapter's metadata (refused when its fingerprint is not `key`, if given)."
+    from peft import set_peft_model_state_dict
+    run = _adapter_run(folder)
+    if not run.exists(): raise CXRError(f"no report adapter in {folder} (needs config.json and adapter.safetensors)", REPORT_FIX)
+    states, meta = run.load(key)
     vqa_folder = Path(vqa_folder) if vqa_folder else model_file("vqa", meta["vqa_checkpoint"])
     model, _ = load_vqa(vqa_folder)
     if vqa_folder.name != meta["vqa_checkpoint"]:
         raise CXRError(f"the report adapter continues {meta['vqa_checkpoint']}, not {vqa_folder.name}", "pass the VQA run it was taught on, or teach it again")
-    try: set_peft_model_state_dict(model.lm, {k: v.float() for k, v in load_file(str(folder / "adapter.safetensors")).items()})
-    except Exception as e: raise CXRError(f"{folder}/adapter.safetensors cannot be read into the model ({type(e).__name__})", "delete the folder and teach it again") from None
+    try: set_peft_model_state_dict(model.lm, states["adapter"])
+    except Exception as e: raise CXRError(f"{run.weights['adapter']} cannot be read into the model ({type(e).__name__})", "delete the folder and teach it again") from None
     return model.eval(), meta
 
 def default_report_adapter() -> Path:
@@ -279,23 +222,17 @@ def default_report_adapter() -> Path:
     return model_file("reports", ReportTrainConfig().name())
 
 # %% ../nbs/06_report_generation.ipynb #0a473257
-def vqa_thresholds() -> dict:
-    "Each category's operating threshold on calibrated answers, fixed on validation by the VQA evaluation."
-    summary = read_json(result_file("vqa", "summary.json"))
-    return {c: summary["categories"][c]["threshold"] for c in CATEGORIES}
-
-def calibrate_stored(category: str, p_yes) -> np.ndarray:
-    "Calibrated answers of `category` by the calibrator the VQA evaluation fitted on validation and stored."
-    entry = read_json(result_file("vqa", "summary.json"))["categories"][category]
-    params = {"temperature": entry["temperature"]} if entry["calibrator"] == "temperature" else entry["platt"]
-    return CALIBRATORS[entry["calibrator"]][1](answer_logits(p_yes), params)
+def vqa_thresholds(points: dict | None = None) -> dict:
+    "Each category's operating threshold on calibrated answers, fixed on validation by the VQA evaluation and stored beside the VQA weights."
+    points = points or operating_points()
+    return {c: points["categories"][c]["threshold"] for c in CATEGORIES}
 
 def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFrame:
     "One row per image of `split` that both chapters answered: label, subtype, the four calibrated VQA answers, and the Task-1 classifier's probability and decision."
     findings = pneumoniamnist_findings(split, data)
     answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv"))
     if "p_yes_calibrated" not in answers:  # the model chapter has rewritten the file and the evaluation chapter not yet (parallel smoke runs)
-        for c, rows in answers.groupby("category").groups.items(): answers.loc[rows, "p_yes_calibrated"] = calibrate_stored(c, answers.p_yes[rows])
+        for c, rows in answers.groupby("category").groups.items(): answers.loc[rows, "p_yes_calibrated"] = calibrate(c, answers.p_yes[rows])
     answers = answers.pivot(index="index", columns="category", values="p_yes_calibrated")
     classifier = read_json(result_file("classifier", "summary.json"))
     best = classifier["best"]
@@ -311,189 +248,20 @@ def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFr
     return frame.iloc[:limit or None]
 
 # %% ../nbs/06_report_generation.ipynb #18fa62fa
-def teach_or_load(config: ReportTrainConfig, data: PneumoniaMNIST, retrain: bool = False, root: Path | None = None, progress: bool = True):
-    "The report model for `config`: taught and stored first when absent (or `retrain`), then loaded back from its float16 file."
-    folder = report_adapter_dir(config, root)
-    if retrain or not (folder / "config.json").is_file():
-        model, _ = load_vqa(default_checkpoint())
-        findings = pneumoniamnist_findings("train", data)
-        t0 = time.perf_counter()
-        losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings, vqa_thresholds(), config), config, progress)
-        save_report_adapter(model, config, losses, time.perf_counter() - t0, root)
-    return load_report_model(folder)
-
-# %% ../nbs/06_report_generation.ipynb #03f4999c
-PNEUMONIA_TERMS = r"pneumoni\w*|consolidat\w*|opacit\w*|infiltrat\w*|airspace disease|infections?"
-NORMAL_TERMS = r"lungs? (?:are|is) clear|clear lungs|\bnormal\b|no acute|unremarkable|within normal limits"
-SUBTYPE_TERMS = {"bacterial": r"bacteri\w*", "viral": r"\bvir(?:al|us|uses)\b"}
-HEDGED_NEGATION = r"can ?not be (?:excluded|ruled out)|not excluded"  # "cannot be excluded" keeps a finding open: a hedge
-NEGATION_BEFORE = r"\b(?:no|not|without|negative for|free of|absence of|resolution of)\b"
-NEGATION_AFTER = r"\b(?:absent|not (?:seen|present|identified|visible|evident)|unlikely|ruled out|excluded|resolved)\b|^\W*(?:no|negative)\b"  # last: "pneumonia: no"
-HEDGES_BEFORE = r"\b(?:possible|possibly|probable|probably|likely|may|might|could|suggest\w*|suspicious|suspected|questionable|favou?rs?)\b"
-HEDGES_AFTER = r"^\s*(?:(?:is|are|seems?|appears?)\s+(?:possible|probable|likely|suspected|questionable)|may|might|could)\b"
-UNDECIDED_SUBTYPE = r"cannot be told apart|cannot be determined|indeterminate|undetermined"
-
-def clauses(text: str) -> list[str]:
-    "Lower-cased clauses: the text cut at . ; new lines, 'but' and 'however'."
-    return [p.strip() for p in re.split(r"[.;\n]+|\bbut\b|\bhowever\b", str(text).lower()) if p.strip()]
-
-def mention_polarity(clause: str, match: re.Match) -> str:
-    "`affirmed`, `hedged` or `negated` for one term found in one clause."
-    if re.search(HEDGED_NEGATION, clause): return "hedged"
-    if re.search(NEGATION_BEFORE, clause[:match.start()]) or re.search(NEGATION_AFTER, clause[match.end():]): return "negated"
-    return "hedged" if re.search(HEDGES_BEFORE, clause[:match.start()]) or re.search(HEDGES_AFTER, clause[match.end():]) else "affirmed"
-
-def mentions(text: str, pattern: str) -> list[str]:
-    "The polarity of every mention of `pattern` in `text`, in order."
-    return [mention_polarity(c, m) for c in clauses(text) for m in re.finditer(pattern, c)]
-
-@dataclass(frozen=True)
-class ReportLabel:
-    "What a report concludes: pneumonia 1/0 (None: not stated), the one subtype it names (else None), and whether the call is hedged."
-    pneumonia: int | None
-    subtype: str | None
-    hedged: bool
-
-def impression_or_all(text: str) -> str:
-    "The Impression section when the report has one, else the whole text."
-    parts = re.split(r"\bimpression\s*:", str(text), flags=re.I)
-    return parts[-1] if len(parts) > 1 else str(text)
-
-def label_text(text: str) -> ReportLabel:
-    "The label a free-text report states."
-    conclusion = impression_or_all(text)
-    pneumonia = mentions(conclusion, PNEUMONIA_TERMS)
-    stated = [p for p in pneumonia if p != "negated"]
-    if stated: label, hedged = 1, all(p == "hedged" for p in stated)
-    elif pneumonia or any(p != "negated" for p in mentions(conclusion, NORMAL_TERMS)): label, hedged = 0, bool(re.search(r"\bunlikely\b", conclusion.lower()))
-    else: return ReportLabel(None, None, False)
-    named = {name for name, pattern in SUBTYPE_TERMS.items() for c in clauses(text) if not re.search(UNDECIDED_SUBTYPE, c)
-             for m in re.finditer(pattern, c) if mention_polarity(c, m) != "negated"}
-    return ReportLabel(label, named.pop() if label == 1 and len(named) == 1 else None, hedged)
-
-# %% ../nbs/06_report_generation.ipynb #2162330d
-UNSUPPORTED = {
-    "device or line": r"\b(?:tubes?|catheters?|central lines?|picc|pacemakers?|ports?|clips?|wires?|drains?|stents?|endotracheal)\b",
-    "fracture or bone": r"fractur\w*|\bbones?\b|\bribs?\b|clavic\w*|vertebra\w*|\bspine\b",
-    "effusion, pneumothorax or heart": r"effusions?|pneumothora\w*|cardiomegal\w*|enlarged heart|heart size|pericardi\w*",
-    "mass, nodule, cavity or cancer": r"\bmass(?:es)?\b|nodul\w*|tumou?rs?|cancer\w*|malignan\w*|cavit(?:y|ies|ation)",
-    "named lobe or side": r"\b(?:right|left|upper|middle|lower)(?: (?:upper|middle|lower))? lobes?\b|lingula\w*|\b(?:right|left)[- ]sided\b|\bon the (?:right|left)\b",
-    "measurement": r"\b\d+(?:\.\d+)?\s?(?:mm|cm|millimet\w*|centimet\w*)\b",
-    "comparison with an earlier study": r"\b(?:prior|previous|earlier) (?:study|studies|films?|exam\w*|radiographs?)|interval (?:change|improvement|worsening)|compared (?:with|to)",
-    "other test or modality": r"\b(?:ct|mri|ultrasound|cultures?|swabs?|swabbing|gram stain|blood tests?|dna|biopsy|lavage)\b",
-    "pathogen, treatment or history": r"streptococc\w*|staphylococc\w*|influenza|\brsv\b|covid\w*|tubercul\w*|antibiotic\w*|penicillin\w*|surg\w*|trauma\w*|fever|cough\w*",
-}
-
-def unsupported_findings(text: str) -> list[str]:
-    "The kinds of unsupported finding a report asserts or hedges."
-    return [kind for kind, pattern in UNSUPPORTED.items() if any(p != "negated" for p in mentions(text, pattern))]
-
-# %% ../nbs/06_report_generation.ipynb #b3c77106
-def cohen_kappa(reference, reported) -> float:
-    "Cohen's κ between two label vectors (any label values): (observed − chance agreement) / (1 − chance agreement)."
-    a, b = np.asarray(reference), np.asarray(reported)
-    labels = np.union1d(a, b)
-    observed = np.mean(a == b)
-    chance = sum(np.mean(a == l) * np.mean(b == l) for l in labels)
-    return float((observed - chance) / (1 - chance)) if chance < 1 else float("nan")
-
-AGREEMENT = {"accuracy": lambda y, r: float(np.mean(r == y)),
-             "sensitivity": lambda y, r: float(np.mean(r[y == 1] == 1)) if (y == 1).any() else float("nan"),
-             "specificity": lambda y, r: float(np.mean(r[y == 0] == 0)) if (y == 0).any() else float("nan"),
-             "kappa": cohen_kappa}
-
-def report_labels(labels: list[ReportLabel]) -> np.ndarray:
-    "Report labels as 1 / 0 / −1 (unlabelled)."
-    return np.array([-1 if l.pneumonia is None else l.pneumonia for l in labels])
-
-def agreement(reference, reported, n_boot: int = 2000, seed: int = 0, metrics=tuple(AGREEMENT)) -> dict:
-    "Each agreement metric of `reported` (1/0/−1) against a binary `reference`, as `{value, lo, hi}`."
-    reference, reported = np.asarray(reference, int), np.asarray(reported, int)
-    return {m: bootstrap_statistic(AGREEMENT[m], reference, reported, n_boot, seed) for m in metrics}
-
-# %% ../nbs/06_report_generation.ipynb #9f386f3c
-def diversity(reports: list[str]) -> dict:
-    "Distinct reports, the most common report's share, mean words and distinct-2 of a list of reports."
-    if not reports: raise CXRError("no reports to describe", "pass at least one report")
-    words = [r.lower().split() for r in reports]
-    pairs = [tuple(w[i:i + 2]) for w in words for i in range(len(w) - 1)]
-    counts = pd.Series(reports).value_counts()
-    return {"distinct": int(len(counts)), "distinct_share": len(counts) / len(reports), "most_common_share": float(counts.iloc[0] / len(reports)),
-            "mean_words": float(np.mean([len(w) for w in words])), "distinct_2": len(set(pairs)) / len(pairs) if pairs else float("nan")}
-
-# %% ../nbs/06_report_generation.ipynb #22d39eee
-REPORT_COLUMNS = ("index", "strategy", "prompt", "report", "label", "report_label", "classifier_prob")
-
-def write_reports(models: dict, fmap: torch.Tensor, frame: pd.DataFrame, thresholds: dict, strategies=tuple(STRATEGIES),
-                  max_new_tokens: int = 64, batch_size: int = 32, progress: bool = True) -> pd.DataFrame:
-    "Every image of `frame` (see `report_inputs`; `fmap` in the same order) × strategy: the prompt, the report and what it is read as."
-    out = []
-    for name in strategies:
-        s = STRATEGIES[name]
-        answers = frame[list(CATEGORIES)].to_dict("records")
-        classifier = list(zip(frame.classifier_prob, frame.classifier_threshold))
-        t0 = time.perf_counter()
-        if s.uses_lm:
-            prompts = [instruction_for(s, a, thresholds, c) for a, c in zip(answers, classifier)]
-            reports = generate_reports(models[s.adapter], fmap, prompts, Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty),
-                                       batch_size, progress, desc=name)
-        else:
-            prompts = [checklist_text(a, thresholds) for a in answers]
-            reports = [checklist_report(a, thresholds) for a in answers]
-        seconds = time.perf_counter() - t0
-        read = [label_text(r) for r in reports]
-        out.append(pd.DataFrame({"index": frame.index, "strategy": name, "prompt": prompts, "report": reports, "label": frame.label.to_numpy(),
-                                 "report_label": [l.pneumonia for l in read], "classifier_prob": frame.classifier_prob.to_numpy(),
-                                 "subtype": frame.subtype.to_numpy(), "report_subtype": [l.subtype for l in read], "hedged": [l.hedged for l in read],
-                                 "unsupported": [unsupported_findings(r) for r in reports],
-                                 "classifier_says": (frame.classifier_prob >= frame.classifier_threshold).astype(int).to_numpy(),
-                                 "checklist_says": (frame.pneumonia >= thresholds["pneumonia"]).astype(int).to_numpy(),
-                                 "ms_per_report": seconds * 1000 / len(frame)}))
-    return pd.concat(out, ignore_index=True)
-
-# %% ../nbs/06_report_generation.ipynb #f9d73b38
-def subtype_scores(frame: pd.DataFrame) -> dict:
-    "On pneumonia films of known subtype whose report says pneumonia: share naming a subtype, and share of those naming the right one."
-    called = frame[(frame.label == 1) & frame.subtype.isin(list(SUBTYPE_NAMES)) & (frame.report_label == 1)]
-    named = called[called.report_subtype.notna()]
-    return {"n_pneumonia_reports": int(len(called)), "named_share": float(len(named) / len(called)) if len(called) else float("nan"),
-            "n_named": int(len(named)), "named_correct": float((named.subtype.map(SUBTYPE_NAMES) == named.report_subtype).mean()) if len(named) else float("nan")}
-
-def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
-    "Every measure of one strategy's reports on one split."
-    y, reported = frame.label.to_numpy(int), frame.report_label.fillna(-1).to_numpy(int)
-    flagged = frame.unsupported.map(bool).to_numpy(float)
-    kinds = pd.Series([k for ks in frame.unsupported for k in ks], dtype=object).value_counts()
-    return {"n": int(len(frame)), **agreement(y, reported, n_boot, seed),
-            "hallucination_rate": bootstrap_statistic(lambda _, h: float(h.mean()), y, flagged, n_boot, seed),
-            "unsupported_by_kind": {k: float(kinds.get(k, 0) / len(frame)) for k in UNSUPPORTED},
-            "unlabelled_rate": float((reported == -1).mean()), "hedged_rate": float(frame.hedged.mean()),
-            **diversity(frame.report.tolist()),
-            "agreement_classifier": agreement(frame.classifier_says.to_numpy(int), reported, n_boot, seed, ("accuracy", "kappa")),
-            "follows_checklist": float((reported == frame.checklist_says.to_numpy(int)).mean()),
-            "subtype": subtype_scores(frame), "ms_per_report": float(frame.ms_per_report.iloc[0])}
-
-def choose_strategy(val_scores: dict) -> str:
-    "The language-model strategy with the highest validation accuracy (ties: fewer hallucinations)."
-    eligible = [s for s in val_scores if STRATEGIES[s].uses_lm]
-    return max(eligible, key=lambda s: (round(val_scores[s]["accuracy"]["value"], 12), -val_scores[s]["hallucination_rate"]["value"]))
-
-# %% ../nbs/06_report_generation.ipynb #7b6d1391
-SAMPLE_GROUPS = {"normal": lambda f: f.label == 0, "bacterial": lambda f: f.subtype == "bacteria", "viral": lambda f: f.subtype == "virus",
-                 "classifier wrong": lambda f: (f.classifier_prob >= f.classifier_threshold).astype(int) != f.label}
-
-def draw_samples(frame: pd.DataFrame, per_group: int = 3, seed: int = 0) -> pd.DataFrame:
-    "`per_group` images of each `SAMPLE_GROUPS` group (no image twice), drawn with `seed`; adds a `group` column."
-    rng, taken, rows = np.random.default_rng(seed), set(), []
-    for group, member in SAMPLE_GROUPS.items():
-        pool = [i for i in frame.index[member(frame)] if i not in taken]
-        for i in rng.choice(pool, size=min(per_group, len(pool)), replace=False):
-            taken.add(int(i)); rows.append(frame.loc[i].to_dict() | {"index": int(i), "group": group})
-    return pd.DataFrame(rows).set_index("index")
+def teaching(config: ReportTrainConfig, data: PneumoniaMNIST, thresholds: dict | None = None, progress: bool = True) -> tuple[dict, dict]:
+    "Teach the format to the default VQA run's adapter on the training split: the adapter's state and the JSON to store, as `runs.train_or_load` takes them."
+    from peft import get_peft_model_state_dict
+    model, _ = load_vqa(default_checkpoint())
+    findings = pneumoniamnist_findings("train", data)
+    t0 = time.perf_counter()
+    losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings, thresholds or vqa_thresholds(), config), config, progress)
+    meta = dict(config=asdict(config), key=config.key(), vqa_checkpoint=VQAConfig().name(), losses=losses, train_seconds=time.perf_counter() - t0,
+                torch=torch.__version__)
+    return {"adapter": get_peft_model_state_dict(model.lm)}, meta
 
 # %% ../nbs/06_report_generation.ipynb #2d54a163
 def hf_reports(backend: HFBackend, images: np.ndarray, instructions: list[str], decoding: Decoding = Decoding(), progress: bool = True) -> list[str]:
-    "One report per 28×28 uint8 image and instruction from a Hugging Face image-text-to-text model (`vlm.HFBackend`)."
+    "One report per 28×28 uint8 image and instruction from a Hugging Face image-text-to-text model (`backends.HFBackend`)."
     from PIL import Image
     torch.manual_seed(decoding.seed)
     out = []
@@ -509,21 +277,19 @@ def hf_reports(backend: HFBackend, images: np.ndarray, instructions: list[str], 
     return out
 
 # %% ../nbs/06_report_generation.ipynb #b3da2171
-def calibrated_answers(model, image: np.ndarray) -> dict:
-    "The four calibrated VQA answers for one 28×28 uint8 image (one held-out wording per category; the stored validation calibrators)."
-    from cxr_lib.vlm import CompactBackend
+def calibrated_answers(model, image: np.ndarray, points: dict | None = None) -> dict:
+    "The four calibrated VQA answers for one 28×28 uint8 image (one held-out wording per category; the calibrators stored beside the VQA weights)."
     p, _ = CompactBackend(model).score(np.repeat(image[None], len(CATEGORIES), 0), [HELD_OUT[c][0] for c in CATEGORIES])
-    return {c: float(calibrate_stored(c, [p_yes])[0]) for c, p_yes in zip(CATEGORIES, p)}
+    return {c: float(calibrate(c, [p_yes], points)[0]) for c, p_yes in zip(CATEGORIES, p)}
 
-CLI_CLASSIFIER = TrainConfig(model="cnn", seed=0)
+CLI_CLASSIFIER_SEED = 0  # the committed Task-1 CNN
 
-def classifier_output(image: np.ndarray) -> tuple[float, float]:
-    "(calibrated probability, validation threshold) of the committed Task-1 CNN for one image."
-    weights, _ = checkpoint_paths(CLI_CLASSIFIER, root=Path("."))
-    model, _ = load_classifier(model_file("classifier", *weights.parts))
-    entry = read_json(result_file("classifier", "summary.json"))["models"][CLI_CLASSIFIER.model]
+def classifier_output(image: np.ndarray, seed: int = CLI_CLASSIFIER_SEED) -> tuple[float, float]:
+    "(calibrated probability, validation threshold) of the committed Task-1 CNN for one image, by the operating point stored beside its weights."
+    model, _ = load_classifier(task1_checkpoint(seed=seed))
+    point = task1_operating_point(seed=seed)
     logit = float(predict_logits(model, image[None])[0])
-    return float(1 / (1 + math.exp(-logit / entry["temperature"]))), float(entry["threshold"])
+    return float(1 / (1 + math.exp(-logit / point["temperature"]))), float(point["threshold"])
 
 _json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there
 
@@ -538,22 +304,19 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
                max_new_tokens: int = 64,  # longest report, in tokens
                root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
     "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
-    if strategy not in STRATEGIES: raise CXRError(f"unknown strategy {strategy!r}", f"choose one of {', '.join(STRATEGIES)}")
-    if backend not in ("compact", "hf"): raise CXRError(f"unknown backend {backend!r}", "use 'compact' or 'hf'")
+    check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
     if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
-    if max_new_tokens < 1: raise CXRError("--max-new-tokens must be at least 1", "pass a positive number of tokens")
     s = STRATEGIES[strategy]
     data = None if Path(image).exists() else load_pneumoniamnist(root)
     pixels = np.array(read_image(image, data).pixels)  # a bad image fails here, before any model loads
     report_folder = Path(adapter) if adapter else default_report_adapter()
-    if s.adapter == "report" and backend == "compact" and not (report_folder / "adapter.safetensors").is_file():
-        raise CXRError(f"no report adapter in {report_folder}", "run the report chapter (nbs/06_report_generation.ipynb) or pass --adapter")
+    if s.adapter == "report" and backend == "compact" and not _adapter_run(report_folder).exists(): raise CXRError(f"no report adapter in {report_folder}", REPORT_FIX)
     t0 = time.perf_counter()
-    answers = classifier = None
+    answers = classifier = thresholds = None
     if "{checklist}" in s.instruction or not s.uses_lm:
-        vqa, _ = load_vqa(default_checkpoint()); answers = calibrated_answers(vqa, pixels)
+        points = operating_points()  # the VQA run's validation thresholds and calibrators, stored beside its weights
+        vqa, _ = load_vqa(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
     if "{classifier}" in s.instruction: classifier = classifier_output(pixels)
-    thresholds = vqa_thresholds() if answers else None
     if not s.uses_lm: report = checklist_report(answers, thresholds)
     else:
         text = instruction_for(s, answers, thresholds, classifier)
@@ -567,23 +330,9 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
     out = {"image": str(image), "strategy": strategy, "backend": backend, "report": report,
            "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
            "unsupported_findings": unsupported_findings(report), "vqa_answers": answers,
-           "classifier": None if classifier is None else {"model": f"{CLI_CLASSIFIER.model} seed {CLI_CLASSIFIER.seed}", "probability": classifier[0], "threshold": classifier[1]},
+           "classifier": None if classifier is None else {"model": f"cnn seed {CLI_CLASSIFIER_SEED}", "probability": classifier[0], "threshold": classifier[1]},
            "seconds": time.perf_counter() - t0}
     if json: print(_json_dumps(out)); return
     print(report)
     print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + read.subtype + ')' if read.subtype else ''}{', hedged' if read.hedged else ''}; "
           f"unsupported findings: {', '.join(out['unsupported_findings']) or 'none'}; {strategy} on {backend}, {out['seconds']:.1f} s including model loading")
-
-# %% ../nbs/06_report_generation.ipynb #eed86b91
-def write_report_results(reports: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None) -> Path:
-    "Write `{split}_reports.jsonl` and `summary.json` under `results/reports/`."
-    out = Path(out_dir) if out_dir else results_dir("reports")
-    out.mkdir(parents=True, exist_ok=True)
-    extra = ["subtype", "report_subtype", "hedged", "unsupported", "classifier_says", "checklist_says"]
-    for split, frame in reports.items():
-        rows = frame[list(REPORT_COLUMNS) + extra].astype(object).where(frame[list(REPORT_COLUMNS) + extra].notna(), None)
-        with open(out / f"{split}_reports.jsonl", "w") as f:
-            for r in rows.to_dict("records"):
-                r = {k: (int(v) if isinstance(v, (np.integer, bool, np.bool_)) and k != "hedged" else bool(v) if k == "hedged" else v) for k, v in r.items()}
-                f.write(json.dumps(r | {"classifier_prob": round(float(r["classifier_prob"]), 6)}) + "\n")
-    return write_json(summary, out / "summary.json")

@@ -15,7 +15,8 @@ import torch.nn as nn
 from scipy.ndimage import gaussian_filter
 from scipy.stats import rankdata
 
-from .vlm import CompactVLM, _normalise_maps
+from .encoders import normalise_maps
+from .vlm import CompactVLM
 
 # %% auto #0
 __all__ = ['BLUR_SIGMA', 'image_token_attention', 'blurred', 'pixel_order', 'perturbed', 'perturbation_curves', 'curve_auc',
@@ -36,7 +37,7 @@ def image_token_attention(model: CompactVLM, images: np.ndarray, questions: list
     first_image_token = (inputs["attention_mask"] == 0).sum(1) + len(model.head_ids)  # after the left padding and the prompt head
     tokens = last.gather(1, first_image_token[:, None] + torch.arange(model.config.image_tokens))
     grid = model.projector.grid
-    return _normalise_maps(tokens.reshape(-1, grid, grid))
+    return normalise_maps(tokens.reshape(-1, grid, grid))
 
 # %% ../nbs/04a_saliency.ipynb #5f005122
 BLUR_SIGMA = 3.0

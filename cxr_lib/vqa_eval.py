@@ -14,19 +14,21 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedKFold
 
-from .calibration import (_nll, apply_platt, apply_temperature, bootstrap_statistic, ece, fit_platt, fit_temperature,
+from .backends import ANSWER_COLUMNS, CompactBackend, answer_logits, answer_question, apply_calibrator
+from .calibration import (apply_platt, apply_temperature, binary_nll, ece, fit_platt, fit_temperature,
                                  perfect_calibration_ece, smooth_ece, top_label_ece)
 from .core import CXRError, model_file, read_json, result_file, results_dir, write_json
-from .data import load_pneumoniamnist, logit, read_image
-from .metrics import bootstrap_metrics
-from .vlm import ANSWER_COLUMNS, CompactBackend, answer_question, load_vqa, threshold_for_specificity
+from .data import load_pneumoniamnist, read_image
+from .metrics import bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
+from .runs import Run
+from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa, vqa_run
 from .vqa_data import CATEGORIES
 
 # %% auto #0
-__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'OUTCOMES', 'load_answers', 'answer_logits',
-           'cross_validated_nll', 'fit_calibration', 'calibrate', 'split_report', 'fmt_ci', 'results_table',
+__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
+           'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
            'target_table', 'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample',
-           'write_evaluation']
+           'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
 TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0}
@@ -39,10 +41,6 @@ def load_answers(name: str) -> pd.DataFrame:
     if not path.is_file(): raise CXRError(f"{path} not found", "run the VQA model chapter (nbs/04_vqa_model.ipynb) first")
     frame = pd.read_csv(path).drop(columns=["p_yes_calibrated"], errors="ignore")
     return frame.assign(label=frame[LABEL_COLUMN[name]].astype(int))
-
-def answer_logits(p, eps: float = 1e-6) -> np.ndarray:
-    "log-odds of `p_yes`, clipped away from 0 and 1 (the files keep six significant digits)."
-    return logit(np.clip(np.asarray(p, float), eps, 1 - eps))
 
 # %% ../nbs/05_vqa_evaluation.ipynb #718daaf3
 CALIBRATORS = {
@@ -74,16 +72,16 @@ def fit_calibration(val: pd.DataFrame, folds: int = 5, seed: int = 0) -> pd.Data
         chosen = "platt" if cv["platt"] < cv["temperature"] else "temperature"
         if chosen == "platt" and fitted["platt"]["a"] <= 0: chosen = "temperature"  # a negative slope would reverse the ranking
         rows[c] = {"temperature": fitted["temperature"]["temperature"], "platt_a": fitted["platt"]["a"], "platt_b": fitted["platt"]["b"],
-                   "cv_nll_raw": _nll(y, z), "cv_nll_temperature": cv["temperature"], "cv_nll_platt": cv["platt"], "calibrator": chosen}
+                   "cv_nll_raw": binary_nll(y, z), "cv_nll_temperature": cv["temperature"], "cv_nll_platt": cv["platt"], "calibrator": chosen}
     return pd.DataFrame.from_dict(rows, orient="index")
 
-def calibrate(frame: pd.DataFrame, calibration: pd.DataFrame) -> np.ndarray:
-    "`p_yes_calibrated` for each answer, by its category's chosen calibrator (NaN where a category has none)."
+def calibrate_answers(frame: pd.DataFrame, calibration: pd.DataFrame) -> np.ndarray:
+    "`p_yes_calibrated` for each answer, by its category's chosen calibrator in `fit_calibration`'s frame (NaN where a category has none); `apply_calibrator` is what `cxr-vqa` applies to the stored ones."
     out = np.full(len(frame), np.nan)
     for c, r in calibration.iterrows():
         rows = (frame.category == c).to_numpy()
-        params = {"temperature": r.temperature} if r.calibrator == "temperature" else {"a": r.platt_a, "b": r.platt_b}
-        out[rows] = CALIBRATORS[r.calibrator][1](answer_logits(frame.p_yes[rows]), params)
+        entry = {"calibrator": r.calibrator, "temperature": r.temperature, "platt": {"a": r.platt_a, "b": r.platt_b}}
+        out[rows] = apply_calibrator(entry, frame.p_yes[rows])
     return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #d6b0da51
@@ -96,24 +94,20 @@ def split_report(frame: pd.DataFrame, threshold: float, n_boot: int = 2000, seed
         out.update({m: {k: float(b.loc[m, k]) for k in ("value", "lo", "hi")} for m in ("roc_auc", "sensitivity", "specificity")})
     for name, statistic, draws in (("ece", ece, n_boot), ("top_label_ece", top_label_ece, n_boot), ("smooth_ece", smooth_ece, min(n_boot, 500))):
         for tag, p in (("raw", raw), ("calibrated", cal)):
-            out[f"{name}_{tag}"] = bootstrap_statistic(statistic, y, p, draws, seed)
+            out[f"{name}_{tag}"] = bootstrap(statistic, y, p, n_boot=draws, seed=seed)
     floor = perfect_calibration_ece(cal, n_sims=n_sims, seed=seed)
     out["ece_noise_floor"] = {"mean": float(floor.mean()), "p95": float(np.percentile(floor, 95))}
     return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #eff60a9a
-def fmt_ci(d: dict, digits: int = 3) -> str:
-    "`0.912 [0.890, 0.931]` from `{value, lo, hi}`."
-    return f"{d['value']:.{digits}f} [{d['lo']:.{digits}f}, {d['hi']:.{digits}f}]" if d and d.get("value") == d.get("value") else "n/a"
-
 def results_table(reports: dict, splits=("test", "eval_200")) -> pd.DataFrame:
     "One row per split × category: n, AUC, sensitivity, specificity and ECE before/after, each with its interval."
     rows = []
     for split in splits:
         for c, r in reports[split].items():
-            rows.append({"split": split, "category": c, "n (yes)": f"{r['n']} ({r['yes']})", "ROC AUC": fmt_ci(r.get("roc_auc")),
-                         "sensitivity": fmt_ci(r.get("sensitivity")), "specificity": fmt_ci(r.get("specificity")),
-                         "ECE raw": fmt_ci(r["ece_raw"]), "ECE calibrated": fmt_ci(r["ece_calibrated"]),
+            rows.append({"split": split, "category": c, "n (yes)": f"{r['n']} ({r['yes']})", "ROC AUC": format_ci(r.get("roc_auc")),
+                         "sensitivity": format_ci(r.get("sensitivity")), "specificity": format_ci(r.get("specificity")),
+                         "ECE raw": format_ci(r["ece_raw"]), "ECE calibrated": format_ci(r["ece_calibrated"]),
                          "noise floor (mean / 95th pct)": f"{r['ece_noise_floor']['mean']:.3f} / {r['ece_noise_floor']['p95']:.3f}"})
     return pd.DataFrame(rows).set_index(["split", "category"])
 
@@ -189,11 +183,32 @@ def saliency_sample(frame: pd.DataFrame, thresholds: dict, per_cell: int, seed: 
     return pd.concat(parts).reset_index(drop=True)
 
 # %% ../nbs/05_vqa_evaluation.ipynb #461782aa
-def write_evaluation(answers: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None) -> Path:
-    "Add `p_yes_calibrated` to `{val,test,eval_200}_answers.csv` (columns otherwise as the VQA chapter wrote them) and write `summary.json`."
+POINT_FIELDS = ("threshold", "calibrator", "temperature", "platt")
+
+def points_from_summary(summary: dict) -> dict:
+    "The operating points of an evaluation summary: per category its validation threshold and calibrator, with the rules that chose them."
+    return {"categories": {c: {k: e[k] for k in POINT_FIELDS} for c, e in summary["categories"].items()},
+            "rule": summary["threshold_rule"], "calibration_rule": summary["calibration_rule"], "fitted_on": "validation",
+            "checkpoint": summary["checkpoint"], "smoke": summary["smoke"]}
+
+def write_evaluation(answers: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None, run: Run | None = None) -> Path:
+    "Add `p_yes_calibrated` to `{val,test,eval_200}_answers.csv` (columns otherwise as the VQA chapter wrote them), write `summary.json`, and the operating points beside the weights of `run` (default: the default configuration's) when this run stores them."
     out = Path(out_dir) if out_dir else results_dir("vqa")
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in answers.items():
         columns = list(ANSWER_COLUMNS) if name in ("val", "test") else [c for c in frame.columns if c not in ("label", "p_yes_calibrated")]
         frame[columns + ["p_yes_calibrated"]].to_csv(out / ANSWER_FILES[name], index=False, float_format="%.6g")
+    run = vqa_run(VQAConfig()) if run is None else run
+    if run.exists(): run.save_operating_points(points_from_summary(summary))  # a smoke run scoring the committed model leaves its points alone
     return write_json(summary, out / "summary.json")
+
+def operating_points(folder: str | Path | None = None) -> dict:
+    "The thresholds and calibrators stored beside the weights of the VQA run in `folder` (default: `default_checkpoint()`)."
+    folder = Path(folder) if folder else default_checkpoint()
+    return checkpoint_run(folder).operating_points()
+
+def calibrate(category: str, p_yes, points: dict | None = None) -> np.ndarray:
+    "Raw `p_yes` answers to `category` calibrated by the calibrator stored with the model (`operating_points()` unless `points` is given)."
+    points = operating_points() if points is None else points
+    if category not in points["categories"]: raise CXRError(f"no calibrator stored for {category!r}", f"ask about one of {', '.join(points['categories'])}")
+    return apply_calibrator(points["categories"][category], p_yes)

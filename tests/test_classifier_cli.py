@@ -1,17 +1,11 @@
 "cxr-train-classifier and cxr-eval-classifier end to end on a tiny run, and their one-line errors on bad input."
-import json, os, subprocess
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli
-from test_data_cli import assert_one_line_error
-
-
-def run(name, args, data_root, tmp_path):
-    env = {**os.environ, "CXR_DATA_ROOT": str(data_root), "CXR_MODELS": str(tmp_path / "models"), "CXR_RESULTS": str(tmp_path / "results")}
-    return subprocess.run([cli(name), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+from conftest import run, assert_one_line_error, cli
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +41,7 @@ def test_train_then_evaluate(real_data_root, tiny_checkpoints):
     np.testing.assert_allclose(test.prob_calibrated, 1 / (1 + np.exp(-test.logit / entry["temperature"])), rtol=1e-9)
     assert {p.name for p in (out / "figures").glob("*.png")} == {"training_curves.png", "roc_pr_test.png"} | {
         f"{kind}_{name}.png" for name in ("cnn", "ensemble") for kind in ("confusion", "reliability", "failures_fn", "failures_fp")}
+    assert not list((tmp / "ck").rglob("*.operating_points.json"))  # only the Task-1 run (cnn, seed 0, defaults) stores one
 
 
 def test_retrain_is_skipped_for_a_stored_config(real_data_root, tiny_checkpoints):
@@ -59,15 +54,38 @@ def test_retrain_is_skipped_for_a_stored_config(real_data_root, tiny_checkpoints
 def test_eval_errors_are_one_line(real_data_root, tiny_checkpoints, tmp_path):
     _, (weights, _) = tiny_checkpoints
     assert_one_line_error(run("cxr-eval-classifier", ["--ckpt-dir", str(tmp_path / "none")], real_data_root, tmp_path), "no checkpoint for cnn seed 0", "cxr-train-classifier --model cnn --seed 0")
-    assert_one_line_error(run("cxr-eval-classifier", ["--models", "resnet"], real_data_root, tmp_path), "unknown model 'resnet'")
+    assert_one_line_error(run("cxr-eval-classifier", ["--models", "resnet"], real_data_root, tmp_path), "unknown --models 'resnet'", "cnn, vit, efficientnet_lite0")
+    assert_one_line_error(run("cxr-eval-classifier", ["--models", "cnn,resnet"], real_data_root, tmp_path), "unknown --models 'resnet'")
     assert_one_line_error(run("cxr-eval-classifier", ["--seeds", "a,b"], real_data_root, tmp_path), "comma-separated integers")
+    assert_one_line_error(run("cxr-eval-classifier", ["--seeds", "0,-1"], real_data_root, tmp_path), "--seeds -1 is out of range")
+    assert_one_line_error(run("cxr-eval-classifier", ["--n-boot", "0"], real_data_root, tmp_path), "--n-boot 0 is out of range")
     bad = tmp_path / "cnn" / weights.name; bad.parent.mkdir(); bad.write_bytes(b"garbage")
     bad.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
     assert_one_line_error(run("cxr-eval-classifier", ["--checkpoints", str(bad)], real_data_root, tmp_path), "not a readable safetensors file")
     assert_one_line_error(run("cxr-eval-classifier", ["--checkpoints", str(tmp_path / "x.safetensors")], real_data_root, tmp_path), "no classifier checkpoint at")
 
 
-def test_train_rejects_bad_options(real_data_root, tmp_path):
-    res = run("cxr-train-classifier", ["--augment", "vflip"], real_data_root, tmp_path)
-    assert res.returncode == 2 and "invalid choice: 'vflip'" in res.stderr and "Traceback" not in res.stderr
+@pytest.mark.parametrize("args, needle", [
+    (["--epochs", "-1"], "--epochs -1 is out of range"),
+    (["--epochs", "0"], "--epochs 0 is out of range"),
+    (["--lr", "0"], "--lr 0.0 is out of range"),
+    (["--batch-size", "0"], "--batch-size 0 is out of range"),
+    (["--label-smoothing", "1"], "--label-smoothing 1.0 is out of range"),
+    (["--weight-decay", "-0.1"], "--weight-decay -0.1 is out of range"),
+    (["--limit", "-5"], "--limit -5 is out of range"),
+    (["--seed", "-1"], "--seed -1 is out of range"),
+    (["--model", "resnet"], "unknown --model 'resnet'"),
+    (["--augment", "vflip"], "unknown --augment 'vflip'"),
+    (["--schedule", "step"], "unknown --schedule 'step'"),
+    (["--balance", "smote"], "unknown --balance 'smote'"),
+    (["--normalise", "none"], "unknown --normalise 'none'"),
+])
+def test_train_rejects_bad_values(real_data_root, tmp_path, args, needle):
+    res = run("cxr-train-classifier", ["--model", "cnn", *args] if "--model" not in args else args, real_data_root / "nowhere", tmp_path)
+    assert_one_line_error(res, needle)  # refused before the (missing) data are read
+    assert res.returncode == 2 and not (tmp_path / "models").exists()
+
+
+def test_train_needs_the_data_and_enough_images(real_data_root, tmp_path):
     assert_one_line_error(run("cxr-train-classifier", ["--limit", "5"], real_data_root / "nowhere", tmp_path), "CXR_DATA_ROOT")
+    assert_one_line_error(run("cxr-train-classifier", ["--limit", "100", "--epochs", "1"], real_data_root, tmp_path), "0 optimisation steps")

@@ -1,20 +1,17 @@
 "cxr-report end to end with the committed models: every strategy writes and reads back a report; bad input is one line and exit 2."
-import json, os, subprocess
+import json
 
 import pytest
 
-from conftest import cli
-from test_data_cli import assert_one_line_error
+from conftest import run, assert_one_line_error, cli
 
 
-def run(args, data_root, tmp_path):
-    env = {**os.environ, "CXR_DATA_ROOT": str(data_root), "CXR_MODELS": str(tmp_path / "models"), "CXR_RESULTS": str(tmp_path / "results"),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([cli("cxr-report"), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+def report(args, data_root, tmp_path):
+    return run("cxr-report", args, data_root, tmp_path)
 
 
 def test_checklist_classifier_report_json(real_data_root, tmp_path):
-    res = run(["test:3", "--strategy", "checklist_classifier", "--json"], real_data_root, tmp_path)
+    res = report(["test:3", "--strategy", "checklist_classifier", "--json"], real_data_root, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
     assert out["strategy"] == "checklist_classifier" and out["backend"] == "compact" and out["report"]
@@ -26,7 +23,7 @@ def test_checklist_classifier_report_json(real_data_root, tmp_path):
 def test_template_report_follows_the_vqa_answers(real_data_root, tmp_path):
     "The control strategy is the grammar applied to the calibrated answers: its label is the pneumonia answer at the stored threshold."
     from cxr_lib.reports import vqa_thresholds
-    res = run(["test:0", "--strategy", "template", "--json"], real_data_root, tmp_path)
+    res = report(["test:0", "--strategy", "template", "--json"], real_data_root, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
     said_yes = out["vqa_answers"]["pneumonia"] >= vqa_thresholds()["pneumonia"]
@@ -39,18 +36,23 @@ def test_text_output_on_a_png(real_data_root, tmp_path):
     from cxr_lib.data import load_pneumoniamnist
     png = tmp_path / "film.png"
     Image.fromarray(load_pneumoniamnist(real_data_root).images["test"][7]).resize((224, 224)).save(png)
-    res = run([str(png), "--strategy", "structured", "--max-new-tokens", "40"], real_data_root, tmp_path)
+    res = report([str(png), "--strategy", "structured", "--max-new-tokens", "40"], real_data_root, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "-- read as: " in res.stdout and "structured on compact" in res.stdout
 
 
-@pytest.mark.parametrize("case", ["unknown strategy", "not an image", "missing adapter", "bad reference", "hf without model", "zero tokens"])
+BAD = {"unknown strategy": (["test:1", "--strategy", "poem"], ("unknown --strategy 'poem'", "checklist_classifier")),
+       "unknown backend": (["test:1", "--backend", "gpu"], ("unknown --backend 'gpu'", "compact")),
+       "not an image": (["{junk}"], ("not a readable PNG/JPEG",)),
+       "missing adapter": (["test:1", "--adapter", "{nope}"], ("no report adapter",)),
+       "bad reference": (["test:9999"], ("outside split test",)),
+       "hf without model": (["test:1", "--backend", "hf"], ("needs --model-id",)),
+       "zero tokens": (["test:1", "--max-new-tokens", "0"], ("--max-new-tokens 0", "≥ 1"))}
+
+
+@pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line(real_data_root, tmp_path, case):
     junk = tmp_path / "junk.png"; junk.write_bytes(b"not a png at all")
-    args, needle = {"unknown strategy": (["test:1", "--strategy", "poem"], "unknown strategy"),
-                    "not an image": ([str(junk)], "not a readable PNG/JPEG"),
-                    "missing adapter": (["test:1", "--adapter", str(tmp_path / "nope")], "no report adapter"),
-                    "bad reference": (["test:9999"], "outside split test"),
-                    "hf without model": (["test:1", "--backend", "hf"], "needs --model-id"),
-                    "zero tokens": (["test:1", "--max-new-tokens", "0"], "at least 1")}[case]
-    assert_one_line_error(run(args, real_data_root, tmp_path), needle)
+    args, needles = BAD[case]
+    args = [a.format(junk=junk, nope=tmp_path / "nope") for a in args]
+    assert_one_line_error(report(args, real_data_root, tmp_path), *needles)

@@ -139,12 +139,36 @@ def test_vqa_answer_files_cover_every_question(real_data_root):
 def test_committed_vqa_weights_reproduce_the_answers(real_data_root):
     "The committed adapter and projector (float16) give the committed test answers."
     import pandas as pd
-    from cxr_lib.vlm import CompactBackend, load_vqa
+    from cxr_lib.backends import CompactBackend
+    from cxr_lib.vlm import load_vqa
     summary = json.loads((ROOT / "results" / "vqa" / "model_summary.json").read_text())
     model, _ = load_vqa(ROOT / "models" / "vqa" / summary["checkpoint"])
     a = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").iloc[::150]
     p, _ = CompactBackend(model).score(load_pneumoniamnist(real_data_root).images["test"][a["index"].to_numpy()], a.question.tolist())
     np.testing.assert_allclose(p, a.p_yes, atol=2e-4)
+
+
+def test_task1_operating_point_stored_with_the_weights():
+    "The Task-1 CNN's temperature and threshold sit beside its weights and equal the chapter's validation choice in summary.json."
+    from cxr_lib.classifier import task1_checkpoint, task1_operating_point
+    summary = json.loads((ROOT / "results" / "classifier" / "summary.json").read_text())["models"]["cnn"]
+    point = task1_operating_point()
+    assert task1_checkpoint().with_suffix(".operating_points.json").is_file()
+    assert (point["temperature"], point["threshold"]) == (summary["temperature"], summary["threshold"])
+
+
+def test_vqa_operating_points_stored_with_the_model():
+    "The thresholds and calibrators chosen on validation live beside the VQA weights, equal summary.json's, and reproduce every committed calibrated answer."
+    import pandas as pd
+    from cxr_lib.vqa_eval import POINT_FIELDS, calibrate, operating_points
+    summary = json.loads((ROOT / "results" / "vqa" / "summary.json").read_text())
+    points = operating_points(ROOT / "models" / "vqa" / summary["checkpoint"])
+    assert points["fitted_on"] == "validation" and points["rule"] == summary["threshold_rule"]
+    assert points["categories"] == {c: {k: e[k] for k in POINT_FIELDS} for c, e in summary["categories"].items()}
+    for name in ("val", "test", "eval_200"):
+        f = pd.read_csv(ROOT / "results" / "vqa" / f"{name}_answers.csv")
+        for c, g in f.groupby("category"):
+            np.testing.assert_allclose(calibrate(c, g.p_yes.to_numpy(), points), g.p_yes_calibrated, atol=1e-6)
 
 
 def test_vqa_evaluation_contract():
@@ -174,7 +198,8 @@ def test_vqa_evaluation_contract():
 def test_retrieval_results_contract(real_data_root):
     "neighbors.csv per embedding (k = 10, self excluded) and text_queries.csv agree with summary.json: every precision recomputable from them."
     import pandas as pd
-    from cxr_lib.retrieval import EMBEDDINGS, TEXT_QUERIES, chance_precision
+    from cxr_lib.embeddings import EMBEDDINGS
+    from cxr_lib.retrieval import TEXT_QUERIES, chance_precision
     folder = ROOT / "results" / "retrieval"
     s = json.loads((folder / "summary.json").read_text())
     y = load_pneumoniamnist(real_data_root).labels["test"]
@@ -212,7 +237,7 @@ def test_retrieval_results_contract(real_data_root):
 def test_committed_projection_reproduces_the_neighbours(real_data_root):
     "The committed dual-encoder projection (with the committed Task-1 CNN) gives the committed nearest neighbours."
     import pandas as pd
-    from cxr_lib.retrieval import load_embedder
+    from cxr_lib.embeddings import load_embedder
     emb = load_embedder("dual_encoder")
     v = emb.images(load_pneumoniamnist(real_data_root).images["test"])
     sim = v @ v.T; np.fill_diagonal(sim, -np.inf)
@@ -230,7 +255,9 @@ def _report_files():
 
 def test_report_results_contract(real_data_root):
     "test_reports.jsonl covers every test image × strategy; labels, read-back labels, unsupported findings, scores and the choice recompute from it."
-    from cxr_lib.reports import (REPORT_COLUMNS, STRATEGIES, TARGETS, checklist_report, label_text, unsupported_findings, vqa_thresholds)
+    from cxr_lib.report_eval import REPORT_COLUMNS, TARGETS
+    from cxr_lib.report_labels import checklist_report, label_text, unsupported_findings
+    from cxr_lib.reports import STRATEGIES, vqa_thresholds
     summary, files = _report_files()
     test = files["test"]
     assert not summary["smoke"] and set(summary["strategies"]) == set(STRATEGIES) and summary["targets"] == TARGETS

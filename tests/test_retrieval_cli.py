@@ -1,12 +1,12 @@
 "cxr-index, cxr-search-image and cxr-search-text end to end on a small index built in a temporary folder; bad input is one line and exit 2."
-import json, shutil
+import json, shutil, subprocess
 
 import pytest
 from PIL import Image
 
-from test_data_cli import assert_one_line_error
-from test_vqa_cli import run  # a console script with CXR_MODELS / CXR_RESULTS under tmp_path
+from conftest import run, assert_one_line_error, cli  # a console script with CXR_MODELS / CXR_RESULTS under the test's folder
 from cxr_lib.data import load_pneumoniamnist
+from cxr_lib.embeddings import EMBEDDINGS
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def broken(small_index, tmp_path):
     return tmp_path / "idx" / "test.faiss"
 
 
-@pytest.mark.parametrize("case", ["missing index", "foreign model", "corrupt index", "empty query", "not an image", "bad k", "text on image-only index"])
+@pytest.mark.parametrize("case", ["missing index", "foreign model", "corrupt index", "empty query", "not an image", "text on image-only index"])
 def test_bad_input_is_one_line(real_data_root, small_index, broken, tmp_path, case):
     tmp, path = small_index
     junk = tmp_path / "junk.png"; junk.write_bytes(b"not a png at all")
@@ -93,7 +93,6 @@ def test_bad_input_is_one_line(real_data_root, small_index, broken, tmp_path, ca
         "corrupt index": ("cxr-search-text", ["pneumonia", "--index", str(broken)], "corrupt"),
         "empty query": ("cxr-search-text", ["   ", "--index", str(path)], "text query is empty"),
         "not an image": ("cxr-search-image", [str(junk), "--index", str(path)], "not a readable PNG/JPEG"),
-        "bad k": ("cxr-search-image", ["test:1", "-k", "0", "--index", str(path)], "-k must be at least 1"),
         "text on image-only index": ("cxr-search-text", ["pneumonia", "--index", str(tmp_path / "cnn" / "test.faiss")], "has no text encoder"),
     }[case]
     assert_one_line_error(run(cmd, args, real_data_root, tmp), needle, "fix:")
@@ -101,3 +100,25 @@ def test_bad_input_is_one_line(real_data_root, small_index, broken, tmp_path, ca
 
 def test_index_rejects_bad_factory(real_data_root, tmp_path):
     assert_one_line_error(run("cxr-index", ["--factory", "NoSuchIndex", "--limit", "10", "--out", str(tmp_path)], real_data_root, tmp_path), "FAISS cannot build")
+
+
+@pytest.mark.parametrize("cmd,query", [("cxr-search-image", "test:1"), ("cxr-search-text", "pneumonia")])
+@pytest.mark.parametrize("k", ["0", "-3"])
+def test_k_below_one_is_refused_before_loading(real_data_root, tmp_path, cmd, query, k):
+    "-k 0 or a negative k: one line and exit 2, before any index is opened (the index path does not exist)."
+    res = run(cmd, [query, "-k", k, "--index", str(tmp_path / "nope.faiss")], real_data_root, tmp_path)
+    assert_one_line_error(res, f"-k {k} is out of range", "fix:")
+    assert res.returncode == 2
+
+
+@pytest.mark.parametrize("flag,value", [("--embedding", "clip"), ("--split", "holdout"), ("--limit", "-1")])
+def test_index_refuses_bad_values_before_loading(real_data_root, tmp_path, flag, value):
+    res = run("cxr-index", [flag, value, "--out", str(tmp_path / "idx")], real_data_root, tmp_path)
+    assert_one_line_error(res, flag, repr(value) if flag != "--limit" else "out of range", "fix:")
+    assert res.returncode == 2 and not (tmp_path / "idx").exists()
+
+
+def test_help_names_every_embedding():
+    "The embeddings are checked by check_args, not argparse choices (a refusal stays one line), so the help text names them."
+    res = subprocess.run([cli("cxr-index"), "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and all(n in res.stdout for n in EMBEDDINGS), res.stdout

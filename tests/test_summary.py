@@ -5,7 +5,7 @@ import pytest
 
 from conftest import ROOT
 from cxr_lib.book import chapter_notebooks
-from cxr_lib.classifier import TARGETS as CLASSIFIER_TARGETS
+from cxr_lib.classifier_eval import TARGETS as CLASSIFIER_TARGETS
 from cxr_lib.summary import dashboard, parameters_table, parse_requirement, runtime_table
 from cxr_lib.vqa_eval import TARGETS as VQA_TARGETS
 
