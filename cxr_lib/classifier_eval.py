@@ -29,7 +29,7 @@ __all__ = ['TARGETS', 'PRED_COLUMNS', 'TASK1_POINTS_SOURCE', 'predictions_frame'
            'plot_calibration', 'failure_gallery', 'save_study_figures', 'cxr_eval_classifier']
 
 # %% ../nbs/03b_classifier_eval.ipynb #9836a858
-TARGETS = {"roc_auc": 0.985, "sensitivity": 0.95, "specificity": 0.90, "ece_calibrated": 0.03, "train_seconds": 600}  # the issue's, on test, for the model chosen on validation
+TARGETS = {"roc_auc": 0.985, "sensitivity": 0.95, "specificity": 0.90, "ece_calibrated": 0.03, "train_seconds": 600}  # the study's, on test, for the model chosen on validation
 PRED_COLUMNS = ("index", "label", "logit", "prob", "prob_calibrated")
 
 def predictions_frame(labels: np.ndarray, logits: np.ndarray, temperature: float) -> pd.DataFrame:

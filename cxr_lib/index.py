@@ -20,7 +20,8 @@ from .retrieval import retrieval_grid
 
 # %% auto #0
 __all__ = ['INDEX_VERSION', 'build_index', 'search', 'save_index', 'load_index', 'default_index_path', 'index_split',
-           'search_latency_ms', 'timed_ms', 'ann_benchmark', 'cxr_index', 'cxr_search_image', 'cxr_search_text']
+           'search_latency_ms', 'timed_ms', 'ann_benchmark', 'neighbours', 'open_index', 'cxr_index',
+           'cxr_search_image', 'cxr_search_text']
 
 # %% ../nbs/07b_index.ipynb #r034
 def build_index(vectors: np.ndarray, factory: str = "Flat", ids: np.ndarray | None = None, nprobe: int = 8, ef_search: int = 64):
@@ -123,7 +124,8 @@ def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str,
     return pd.DataFrame(rows).set_index("index")
 
 # %% ../nbs/07b_index.ipynb #r066
-def _hits(index, meta: dict, vec: np.ndarray, K: int, exclude: int | None = None) -> list[dict]:
+def neighbours(index, meta: dict, vec: np.ndarray, K: int, exclude: int | None = None) -> list[dict]:
+    "The `K` nearest films to one query vector: rank, index in the indexed split, score, label and subtype (`exclude`: a film to leave out, the query itself)."
     scores, ids = search(index, vec, K + (exclude is not None))
     pos = {i: p for p, i in enumerate(meta["ids"])}
     hits = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0 and int(i) != exclude][:K]
@@ -144,7 +146,8 @@ def _report(query: str, meta: dict, hits: list[dict], as_json: bool, grid: str |
     print(f"query: {query}  (index: {meta['split']} split, {meta['ntotal']} images, {meta['embedding']}, {meta['factory']})")
     for h in hits: print(f"{h['rank']:>4}  {meta['split']}:{h['index']:<5} score {h['score']:.4f}  {h['label']:<9} {h['subtype']}")
 
-def _open(index: str | None, need_text: bool = False):
+def open_index(index: str | None = None, need_text: bool = False):
+    "(FAISS index, its metadata, the embedder it was built with) from a `.faiss` file or its folder (default: this run's, else the committed test index), refusing a missing file or one built by another model."
     path = Path(index) if index else default_index_path()
     if path.is_dir(): path = path / "test.faiss"
     if not path.is_file(): raise CXRError(f"no search index at {path}", "build one with cxr-index")
@@ -178,11 +181,11 @@ def cxr_search_image(image: str,  # PNG/JPEG path or split:index, e.g. test:17
                      index: str = None):  # the .faiss file (default models/retrieval/index/test.faiss)
     "Find the test films most similar to an image."
     check_args(k=K)
-    idx, meta, embedder = _open(index)
+    idx, meta, embedder = open_index(index)
     img = read_image(image)
     t0 = time.perf_counter(); vec = embedder.images(img.pixels[None]); embed_ms = (time.perf_counter() - t0) * 1000
     self_i = int(image.split(":")[1]) if exclude_self and image.startswith(f"{meta['split']}:") else None
-    t0 = time.perf_counter(); hits = _hits(idx, meta, vec, K, self_i); search_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter(); hits = neighbours(idx, meta, vec, K, self_i); search_ms = (time.perf_counter() - t0) * 1000
     _report(image, meta, hits, json, grid, img.pixels, dict(embed_ms=round(embed_ms, 3), search_ms=round(search_ms, 3), notes=img.conversions))
 
 @call_parse
@@ -195,7 +198,7 @@ def cxr_search_text(query: str,  # a description, e.g. "viral pneumonia"
     "Find the test films that best match a text description (dual-encoder index)."
     check_args(k=K)
     if not query or not query.strip(): raise CXRError("the text query is empty", "pass a description such as \"viral pneumonia\"")
-    idx, meta, embedder = _open(index, need_text=True)
+    idx, meta, embedder = open_index(index, need_text=True)
     t0 = time.perf_counter(); vec = embedder.text([query]); embed_ms = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter(); hits = _hits(idx, meta, vec, K); search_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter(); hits = neighbours(idx, meta, vec, K); search_ms = (time.perf_counter() - t0) * 1000
     _report(query, meta, hits, json, grid, None, dict(embed_ms=round(embed_ms, 3), search_ms=round(search_ms, 3)))

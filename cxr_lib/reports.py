@@ -32,7 +32,7 @@ __all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLI_CLASSIFIER_SEED', 'St
            'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig', 'synthetic_checklist',
            'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_run', 'load_report_model',
            'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching', 'hf_reports', 'calibrated_answers',
-           'classifier_output', 'cxr_report']
+           'classifier_output', 'write_report', 'cxr_report']
 
 # %% ../nbs/06_report_generation.ipynb #5da39443
 @dataclass(frozen=True)
@@ -291,24 +291,10 @@ def classifier_output(image: np.ndarray, seed: int = CLI_CLASSIFIER_SEED) -> tup
     logit = float(predict_logits(model, image[None])[0])
     return float(1 / (1 + math.exp(-logit / point["temperature"]))), float(point["threshold"])
 
-_json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there
-
-@call_parse
-@cli_errors
-def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
-               strategy: str = "checklist",  # one of: free, structured, checklist, checklist_classifier, template
-               json: bool = False,  # print one JSON object instead of text
-               adapter: str = None,  # report adapter folder (default: the committed default run)
-               backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model writes)
-               model_id: str = None,  # with --backend hf: hub id or local folder
-               max_new_tokens: int = 64,  # longest report, in tokens
-               root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
-    "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
-    check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
-    if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
+def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str | Path | None = None, backend: str = "compact",
+                 model_id: str | None = None, max_new_tokens: int = 64) -> dict:
+    "One report for one 28×28 uint8 film by `strategy` on the committed models (or `adapter`, or a Hugging Face `model_id`), read back: its label, subtype, hedging, unsupported findings, the VQA answers and classifier output it was given, and the seconds it took with model loading."
     s = STRATEGIES[strategy]
-    data = None if Path(image).exists() else load_pneumoniamnist(root)
-    pixels = np.array(read_image(image, data).pixels)  # a bad image fails here, before any model loads
     report_folder = Path(adapter) if adapter else default_report_adapter()
     if s.adapter == "report" and backend == "compact" and not _adapter_run(report_folder).exists(): raise CXRError(f"no report adapter in {report_folder}", REPORT_FIX)
     t0 = time.perf_counter()
@@ -327,12 +313,31 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
             writer.lm.merge_adapter()
             report = generate_reports(writer, writer.features(pixels[None]), [text], decoding, batch_size=1, progress=False)[0]
     read = label_text(report)
-    out = {"image": str(image), "strategy": strategy, "backend": backend, "report": report,
-           "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
-           "unsupported_findings": unsupported_findings(report), "vqa_answers": answers,
-           "classifier": None if classifier is None else {"model": f"cnn seed {CLI_CLASSIFIER_SEED}", "probability": classifier[0], "threshold": classifier[1]},
-           "seconds": time.perf_counter() - t0}
+    return {"strategy": strategy, "backend": backend, "report": report,
+            "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
+            "unsupported_findings": unsupported_findings(report), "vqa_answers": answers,
+            "classifier": None if classifier is None else {"model": f"cnn seed {CLI_CLASSIFIER_SEED}", "probability": classifier[0], "threshold": classifier[1]},
+            "seconds": time.perf_counter() - t0}
+
+_json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there
+
+@call_parse
+@cli_errors
+def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
+               strategy: str = "checklist",  # one of: free, structured, checklist, checklist_classifier, template
+               json: bool = False,  # print one JSON object instead of text
+               adapter: str = None,  # report adapter folder (default: the committed default run)
+               backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model writes)
+               model_id: str = None,  # with --backend hf: hub id or local folder
+               max_new_tokens: int = 64,  # longest report, in tokens
+               root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
+    "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
+    check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
+    if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
+    data = None if Path(image).exists() else load_pneumoniamnist(root)
+    pixels = np.array(read_image(image, data).pixels)  # a bad image fails here, before any model loads
+    out = {"image": str(image), **write_report(pixels, strategy, adapter, backend, model_id, max_new_tokens)}
     if json: print(_json_dumps(out)); return
-    print(report)
-    print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + read.subtype + ')' if read.subtype else ''}{', hedged' if read.hedged else ''}; "
+    print(out["report"])
+    print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + out['report_subtype'] + ')' if out['report_subtype'] else ''}{', hedged' if out['hedged'] else ''}; "
           f"unsupported findings: {', '.join(out['unsupported_findings']) or 'none'}; {strategy} on {backend}, {out['seconds']:.1f} s including model loading")

@@ -1,5 +1,5 @@
-"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, a Colab button."
-import functools, http.server, shutil, threading
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, a Colab button."
+import functools, http.server, re, shutil, threading
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,9 @@ def test_page_renders(site_url, browser, page_file):
     broken = page.evaluate("""() => Array.from(document.images)
         .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)""")
     assert not broken, f"{page_file}: images failed to load: {broken}"
+    text = page.locator("main").inner_text()
+    assert "{glue" not in text, f"{page_file}: raw glue markup on the page"
+    assert not re.search(r"\d+%\|[^|\n]*\|", text), f"{page_file}: a progress bar on the page"
     outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
     bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
     assert not bad, f"{page_file}: error output on the page: {bad}"
