@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
 
-from .core import CXRError, check_args, cli_errors, md5sum, models_dir, write_json
+from .core import CXRError, check_args, cli_errors, md5sum, model_file, models_dir, write_json
 from .data import CLASS_NAMES, SPLITS, PneumoniaMNIST, load_pneumoniamnist, read_image
 from .embeddings import EMBEDDINGS, Embedder, l2_normalise, load_embedder
 from .retrieval import retrieval_grid
@@ -72,8 +72,9 @@ def load_index(path: Path, embedder: Embedder | None = None):
     return index, meta
 
 def default_index_path(create: bool = False) -> Path:
-    "`models/retrieval/index/test.faiss` (under `CXR_MODELS` when set)."
-    return models_dir("retrieval", "index", create=create) / "test.faiss"
+    "`models/retrieval/index/test.faiss` under `CXR_MODELS` when set: where `cxr-index` writes (`create`), and where a search looks first, falling back to the committed index when this run built none."
+    if create: return models_dir("retrieval", "index", create=True) / "test.faiss"
+    return model_file("retrieval", "index", "test.faiss")
 
 def index_split(embedder: Embedder, data: PneumoniaMNIST, split: str = "test", factory: str = "Flat", limit: int = 0,
                 folder: Path | None = None) -> Path:
