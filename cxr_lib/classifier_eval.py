@@ -279,6 +279,10 @@ def cxr_eval_classifier(models: str = ",".join(MODELS),  # comma-separated regis
             if not p.is_file() or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its .json beside it)", "pass files written by cxr-train-classifier")
         if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint folder", "train them with the same --out-dir")
         configs = [TrainConfig(**read_json(p.with_suffix(".json"))["config"]) for p in paths]; ckpt_dir = paths[0].resolve().parent.parent
+        for p, c in zip(paths, configs):
+            if (c.task, c.split) != ("pneumonia", "official"):
+                raise CXRError(f"{p.name} is a {c.task} run on the {c.split} split; this command evaluates official-split pneumonia runs",
+                               "evaluate four-finding and patient-split runs in the four-finding chapter (nbs/03c_four_finding.ipynb)")
     else:
         configs = main_runs(seeds=tuple(seed_list), models=tuple(names))
         if not train_missing:

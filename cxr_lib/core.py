@@ -149,6 +149,7 @@ ARG_RULES: dict[str, tuple] = {  # command-line value → (accepted?, what to pa
     **{k: (_positive, "a number > 0") for k in ("lr", "projector_lr", "temperature")},
     **{k: (_fraction, "a number in [0, 1)") for k in ("label_smoothing", "lora_dropout", "warmup", "weight_decay")},
     "threshold": (_probability, "a probability in [0, 1]"),
+    "mixup": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf, "a number ≥ 0 (0 = off)"),
     "image_tokens": (_square, "a square number: 1, 4, 9, 16, 25 or 49"),
     "categories_per_image": (lambda v: _positive_int(v) and v <= 4, "an integer from 1 to 4"),
 }

@@ -54,11 +54,12 @@ def data_root(root: str | Path | None = None) -> tuple[Path, bool]:
 # %% ../nbs/01_data.ipynb #2b555e22
 @dataclass
 class PneumoniaMNIST:
-    "The three splits of PneumoniaMNIST as uint8 images (n, 28, 28) and int labels (n,)."
+    "The splits of PneumoniaMNIST as uint8 images (n, 28, 28) and int labels (n,); `sources` maps a redrawn split to each film's official `(split, index)`."
     images: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
     path: Path
     md5: str
+    sources: dict[str, list] = field(default_factory=dict)
 
     def __getitem__(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         if split not in self.images: raise CXRError(f"unknown split {split!r}", f"use one of {', '.join(self.images)}")

@@ -16,8 +16,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from .core import CXRError
 
 # %% auto #0
-__all__ = ['METRICS', 'check_binary', 'confusion_counts', 'binary_metrics', 'bootstrap', 'bootstrap_metrics', 'format_ci',
-           'wilson_lower', 'threshold_for_sensitivity', 'threshold_for_specificity', 'adjust_prior', 'em_prior']
+__all__ = ['METRICS', 'BAYES_COSTS', 'check_binary', 'confusion_counts', 'binary_metrics', 'bootstrap', 'bootstrap_metrics',
+           'format_ci', 'wilson_lower', 'threshold_for_sensitivity', 'threshold_for_specificity', 'bayes_threshold',
+           'complementary_answers', 'rule_contradictions', 'adjust_prior', 'em_prior']
 
 # %% ../nbs/02a_metrics.ipynb #5297a263
 METRICS = ("accuracy", "precision", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc")
@@ -99,12 +100,31 @@ def threshold_for_sensitivity(y, p, min_sensitivity: float = 0.95, confidence: f
         if sens >= min_sensitivity: return float(pos[k - 1])
     return float(pos[-1])
 
-def threshold_for_specificity(y, p, min_specificity: float = 0.85) -> float:
-    "Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` reaches `min_specificity`."
+def threshold_for_specificity(y, p, min_specificity: float = 0.85, confidence: float | None = None) -> float:
+    "Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` (or, with `confidence`, its Wilson lower bound) reaches `min_specificity`."
     neg = np.sort(np.asarray(p, float)[np.asarray(y) == 0])
     if len(neg) == 0: raise CXRError("no negative examples to set a specificity threshold on", "use a split with both answers")
-    k = math.ceil(min_specificity * len(neg))
+    k = math.ceil(min_specificity * len(neg)) if confidence is None else next(
+        (k for k in range(1, len(neg) + 1) if wilson_lower(k, len(neg), confidence) >= min_specificity), len(neg))
     return float(np.nextafter(neg[k - 1], np.inf)) if k > 0 else float(neg[0])
+
+# %% ../nbs/02a_metrics.ipynb #ddc679e4
+BAYES_COSTS = {"false_positive": 1.0, "false_negative": 1.0}  # equal costs: the study states no clinical cost ratio
+
+def bayes_threshold(cost_fp: float = BAYES_COSTS["false_positive"], cost_fn: float = BAYES_COSTS["false_negative"]) -> float:
+    "The threshold on a calibrated P(yes) that minimises expected cost: answer yes when `p >= cost_fp / (cost_fp + cost_fn)`."
+    if not (cost_fp > 0 and cost_fn > 0): raise CXRError(f"costs must be positive, got {cost_fp} and {cost_fn}", "pass the cost of a false positive and of a false negative, both > 0")
+    return cost_fp / (cost_fp + cost_fn)
+
+def complementary_answers(p_yes, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    "Answers to a question and to its complement (pneumonia / normal) from one probability: `(p >= t, not (p >= t))`, never both yes or both no."
+    yes = np.asarray(p_yes, dtype=float) >= (bayes_threshold() if threshold is None else threshold)
+    return yes, ~yes
+
+def rule_contradictions(p_yes, threshold_yes: float, threshold_complement: float) -> float:
+    "Share of films on which thresholds chosen separately for a question (on `p`) and its complement (on `1 − p`) give the same answer to both."
+    p = np.asarray(p_yes, dtype=float)
+    return float(((p >= threshold_yes) == ((1 - p) >= threshold_complement)).mean())
 
 # %% ../nbs/02a_metrics.ipynb #be2fa45e
 def adjust_prior(p, source_prior: float, target_prior: float) -> np.ndarray:

@@ -79,6 +79,9 @@ def test_eval_errors_are_one_line(real_data_root, tiny_checkpoints, tmp_path):
     (["--schedule", "step"], "unknown --schedule 'step'"),
     (["--balance", "smote"], "unknown --balance 'smote'"),
     (["--normalise", "none"], "unknown --normalise 'none'"),
+    (["--task", "three_class"], "unknown --task 'three_class'"),
+    (["--split", "random"], "unknown --split 'random'"),
+    (["--mixup", "-1"], "--mixup -1.0 is out of range"),
 ])
 def test_train_rejects_bad_values(real_data_root, tmp_path, args, needle):
     res = run("cxr-train-classifier", ["--model", "cnn", *args] if "--model" not in args else args, real_data_root / "nowhere", tmp_path)
@@ -89,3 +92,18 @@ def test_train_rejects_bad_values(real_data_root, tmp_path, args, needle):
 def test_train_needs_the_data_and_enough_images(real_data_root, tmp_path):
     assert_one_line_error(run("cxr-train-classifier", ["--limit", "5"], real_data_root / "nowhere", tmp_path), "CXR_DATA_ROOT")
     assert_one_line_error(run("cxr-train-classifier", ["--limit", "100", "--epochs", "1"], real_data_root, tmp_path), "0 optimisation steps")
+
+
+def test_four_finding_run_on_the_patient_split(real_data_root, tmp_path):
+    "A one-epoch four-finding run trains on the patient-disjoint split, is stored under cnn_four_finding, and the official-split evaluator refuses it."
+    res = run("cxr-train-classifier", ["--task", "four_finding", "--split", "patient", "--epochs", "1", "--limit", "256", "--mixup", "0.4", "--augment", "shift", "--out-dir", str(tmp_path / "ck")], real_data_root, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (weights,) = sorted((tmp_path / "ck" / "cnn_four_finding").glob("seed0-*.safetensors"))
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert (meta["config"]["task"], meta["config"]["split"], meta["config"]["mixup"]) == ("four_finding", "patient", 0.4)
+    from cxr_lib.classifier import load_classifier, predict_logits
+    from cxr_lib.data import load_pneumoniamnist
+    model, _ = load_classifier(weights)
+    assert predict_logits(model, load_pneumoniamnist(real_data_root).images["test"][:5]).shape == (5, 3)
+    assert_one_line_error(run("cxr-eval-classifier", ["--checkpoints", str(weights)], real_data_root, tmp_path), "four_finding run on the patient split", "four-finding chapter")
+

@@ -305,3 +305,61 @@ def test_no_tracked_file_exceeds_2_mib():
     files = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, cwd=ROOT).stdout.split("\0")
     big = [f for f in files if f and (ROOT / f).is_file() and (ROOT / f).stat().st_size > 2 * 2 ** 20]
     assert not big, f"tracked files over 2 MiB: {big}"
+
+
+def test_validation_split_is_frozen_and_patient_disjoint():
+    "validation_split.csv: its md5 matches, it covers train + val once, about the official val size, and no child sits on both sides."
+    from cxr_lib.core import md5sum
+    from cxr_lib.splits import load_validation_split, patient_key
+    from cxr_lib.subtypes import load_subtypes
+    path = ROOT / "results" / "data" / "validation_split.csv"
+    assert json.loads(path.with_suffix(".json").read_text())["md5"] == md5sum(path)
+    split = load_validation_split(path)
+    assert list(split.columns) == ["split", "index", "role"] and set(split.role) == {"train", "val"}
+    assert len(split) == 4708 + 524 and not split.duplicated(["split", "index"]).any()
+    assert abs((split.role == "val").sum() - 524) <= 10
+    films = load_subtypes(path=ROOT / "results" / "subtypes" / "pneumoniamnist_subtypes.csv").merge(split, on=["split", "index"])
+    val = films[films.role == "val"]
+    assert (val.patient != "").all(), "every validation film belongs to a recovered child"
+    children = {r: set(films[(films.role == r) & (films.patient != "")].patient.map(patient_key)) for r in ("train", "val")}
+    assert not children["train"] & children["val"]
+    shares = films.groupby("role").subtype.value_counts(normalize=True).unstack().fillna(0)
+    assert (shares.loc["val", ["normal", "bacteria", "virus"]] - shares.loc["train", ["normal", "bacteria", "virus"]]).abs().max() < 0.03  # stratified
+
+
+def test_four_finding_results_contract(real_data_root):
+    "four_finding/{val,test}_predictions.csv and summary.json: canonical columns, calibrated rows summing to 1, and the summary's test numbers recomputable at its thresholds."
+    from sklearn.metrics import roc_auc_score
+    from cxr_lib.calibration import ece
+    from cxr_lib.splits import load_validation_split
+    folder = ROOT / "results" / "classifier" / "four_finding"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert not summary["smoke"] and len(summary["seeds"]) >= 3
+    assert set(summary["thresholds"]) >= {"pneumonia", "bacterial", "viral", "normal"}
+    data = load_pneumoniamnist(real_data_root)
+    split = load_validation_split(ROOT / "results" / "data" / "validation_split.csv")
+    frames = {s: pd.read_csv(folder / f"{s}_predictions.csv") for s in ("val", "test")}
+    for s, df in frames.items():
+        assert list(df.columns) == ["split", "index", "label", "subtype", "p_normal", "p_bacterial", "p_viral"]
+        np.testing.assert_allclose(df[["p_normal", "p_bacterial", "p_viral"]].sum(axis=1), 1, atol=1e-5)
+        for official, rows in df.groupby("split"): assert (rows.label.to_numpy() == data.labels[official][rows["index"].to_numpy()]).all()
+        assert ((df.subtype == "normal") == (df.label == 0)).all()
+    val_keys = set(map(tuple, split[split.role == "val"][["split", "index"]].to_numpy().tolist()))
+    assert set(zip(frames["val"].split, frames["val"]["index"])) == val_keys
+    t = frames["test"]; assert t["index"].tolist() == list(range(624))
+    scores = {"pneumonia": t.p_bacterial + t.p_viral, "bacterial": t.p_bacterial, "viral": t.p_viral, "normal": t.p_normal}
+    truth = {"pneumonia": t.label, "bacterial": (t.subtype == "bacteria").astype(int), "viral": (t.subtype == "virus").astype(int), "normal": 1 - t.label}
+    for k, entry in summary["test"].items():
+        yes = scores[k] >= summary["thresholds"][k] if k != "normal" else ~(scores["pneumonia"] >= summary["thresholds"]["pneumonia"])
+        assert entry["sensitivity"]["value"] == pytest.approx(yes[truth[k] == 1].mean())
+        assert entry["specificity"]["value"] == pytest.approx(1 - yes[truth[k] == 0].mean())
+        assert entry["roc_auc"]["value"] == pytest.approx(roc_auc_score(truth[k], scores[k]), abs=1e-4)  # the CSV keeps six decimals: a few near-ties flip
+        assert entry["ece"]["value"] == pytest.approx(ece(truth[k], scores[k]), abs=1e-4)
+        assert summary["targets_met"][k] == (entry["sensitivity"]["value"] >= 0.80 and entry["specificity"]["value"] >= 0.85 and entry["ece"]["value"] < 0.05)
+    assert summary["calibration"]["chosen"] in summary["calibration"]["families"]
+    proxy = {n: f["proxy_mean_ece"] for n, f in summary["calibration"]["families"].items() if f["proxy_mean_ece"] is not None}
+    assert summary["calibration"]["chosen"] == min(proxy, key=proxy.get), "the family is the one the proxy shift prefers"
+    assert all(n not in proxy for n in summary["calibration"]["families"] if n.startswith("oracle")), "the oracle row never takes part in the choice"
+    for r in summary["runs"]:  # every run the chapter used is committed
+        sub = "cnn_four_finding" if r["recipe"].startswith("four") else "cnn"
+        assert (ROOT / "models" / "classifier" / sub / f"seed{r['seed']}-{r['key']}.safetensors").is_file(), r
