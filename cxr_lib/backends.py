@@ -207,11 +207,15 @@ def answer_items(backend, images: np.ndarray, items: pd.DataFrame, progress: boo
     return items.assign(**dict(zip(("p_yes", "yes_no_mass", "latency_ms"), np.array(out).reshape(-1, 3).T)))
 
 def answer_split(backend, data: PneumoniaMNIST, split: str, limit: int = 0, seed: int = 0, progress: bool = True) -> pd.DataFrame:
-    "The answer file of a split: every image × category with a known answer, held-out wordings, `ANSWER_COLUMNS`."
+    """The answer file of a split: every image × category with a known answer, held-out wordings, `ANSWER_COLUMNS`. `split, index` are
+    each film's official coordinates, also for a split redrawn by child (`data.sources`), so `data.images[split][index]` of the official data is the film."""
     items = vqa_items(pneumoniamnist_findings(split, data).iloc[:limit or None], "held_out", seed=seed)
     items = items.sort_values(["index", "category"], key=lambda s: s.map(CATEGORIES.index) if s.name == "category" else s).reset_index(drop=True)
-    out = answer_items(backend, data.images[split], items, progress, desc=f"answering {split}")
-    return out.assign(split=split).rename(columns={"answer": "label"})[list(ANSWER_COLUMNS)]
+    out = answer_items(backend, data.images[split], items, progress, desc=f"answering {split}").rename(columns={"answer": "label"})
+    keys = data.sources.get(split)
+    if keys: out = out.assign(split=[keys[i][0] for i in out["index"]], index=[int(keys[i][1]) for i in out["index"]])
+    else: out = out.assign(split=split)
+    return out[list(ANSWER_COLUMNS)]
 
 def write_answers(answers: dict[str, pd.DataFrame], eval_answers: pd.DataFrame, summary: dict, out_dir: Path | None = None) -> Path:
     "Write `{val,test}_answers.csv`, `eval_200_answers.csv` and `model_summary.json` under `results/vqa/`."

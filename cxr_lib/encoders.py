@@ -1,4 +1,4 @@
-"""The frozen image encoders that read the films for the VQA model and the retrieval system, by name (the Task-1 compact CNN's feature extractor and ImageNet EfficientNet-Lite0); a linear probe that compares them; and the scaling of localization maps to the 28 px film.
+"""The frozen image encoders that read the films for the VQA model and the retrieval system, by name (the four-finding CNN's three seeds, the Task-1 compact CNN's feature extractor and ImageNet EfficientNet-Lite0); a linear probe that compares them; and the scaling of localization maps to the 28 px film.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/encoders.html.md"""
 
@@ -15,13 +15,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import CXRError
+from .core import CXRError, model_file
 from .data import PneumoniaMNIST
-from .classifier import efficientnet_lite0, load_classifier, standardise_batch, task1_checkpoint, to_unit
+from pathlib import Path
+from .classifier import classifier_run, efficientnet_lite0, load_classifier, standardise_batch, task1_checkpoint, to_unit
 from .vqa_data import CATEGORIES, pneumoniamnist_findings
 
 # %% auto #0
-__all__ = ['ENCODERS', 'Task1CNNEncoder', 'ImageNetLite0Encoder', 'build_encoder', 'encode', 'probe_encoders', 'normalise_maps']
+__all__ = ['ENCODERS', 'Task1CNNEncoder', 'ImageNetLite0Encoder', 'four_finding_checkpoints', 'FourFindingEncoder',
+           'build_encoder', 'encode', 'probe_encoders', 'normalise_maps']
 
 # %% ../nbs/04c_encoders.ipynb #3a22ce9f
 class Task1CNNEncoder(nn.Module):
@@ -42,7 +44,22 @@ class ImageNetLite0Encoder(nn.Module):
         x = F.interpolate(standardise_batch(x), size=self.size, mode="bicubic", align_corners=False)
         return self.net.forward_features(x.expand(-1, 3, -1, -1))
 
-ENCODERS: dict[str, Callable[[], nn.Module]] = {"task1_cnn": Task1CNNEncoder, "imagenet_efficientnet_lite0": ImageNetLite0Encoder}
+def four_finding_checkpoints(seeds=(0, 1, 2)) -> list[Path]:
+    "The weights of the four-finding CNN's runs (this run's copies under `CXR_MODELS` when it trained them, else the committed files)."
+    from cxr_lib.four_finding import recipe_runs
+    return [model_file("classifier", *classifier_run(c, root=Path(".")).weights["model"].parts) for c in recipe_runs("four-finding", seeds)]
+
+class FourFindingEncoder(nn.Module):
+    """The feature extractors of the four-finding CNN's three seeds (normal / bacterial / viral, chosen on the validation split drawn by child),
+    their 128 × 7 × 7 maps stacked into 384 × 7 × 7, frozen: the whole deep ensemble's evidence, in one map."""
+    channels = 384
+    def __init__(self, seeds=(0, 1, 2)):
+        super().__init__()
+        self.members = nn.ModuleList(load_classifier(p)[0] for p in four_finding_checkpoints(seeds))
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.cat([m.backbone.features(m.prepare(x)) for m in self.members], 1)
+
+ENCODERS: dict[str, Callable[[], nn.Module]] = {"four_finding_cnn": FourFindingEncoder, "task1_cnn": Task1CNNEncoder,
+                                                "imagenet_efficientnet_lite0": ImageNetLite0Encoder}
 
 def build_encoder(name: str) -> nn.Module:
     "A frozen encoder from the registry, in eval mode."

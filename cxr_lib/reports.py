@@ -1,4 +1,4 @@
-"""The project's vision-language model writes a short Findings/Impression report for each chest X-ray. Five ways of asking are compared on the same images, every report is read back by a negation-aware rule labeler, and agreement with the ground truth and with the Task-1 classifier, the share of reports that assert findings nothing here can support, and how varied the reports are, are measured on **every** test image. The strategy reported as best is chosen on validation.
+"""The project's vision-language model writes a short Findings/Impression report for each chest X-ray. Five ways of asking are compared on the same images, every report is read back by a negation-aware rule labeler, and agreement with the ground truth and with the four-finding classifier, the share of reports that assert findings nothing here can support, and how varied the reports are, are measured on **every** test image. The strategy reported as best is chosen on validation.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/report_generation.html.md"""
 
@@ -17,7 +17,10 @@ from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
 from .backends import CompactBackend, HFBackend
-from .classifier import load_classifier, predict_logits, task1_checkpoint, task1_operating_point
+from .calibration import apply_softmax_temperature
+from .classifier import load_classifier
+from .encoders import four_finding_checkpoints
+from .four_finding import ensemble_logits
 from .core import CXRError, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, hedge,
@@ -28,7 +31,7 @@ from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
 from .vqa_eval import calibrate, operating_points
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLI_CLASSIFIER_SEED', 'Strategy', 'checklist_text', 'classifier_text',
+__all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLASSIFIER_FILES', 'Strategy', 'checklist_text', 'classifier_text',
            'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig', 'synthetic_checklist',
            'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_run', 'load_report_model',
            'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching', 'hf_reports', 'calibrated_answers',
@@ -52,7 +55,7 @@ STRATEGIES = {s.name: s for s in (
     Strategy("structured", "Findings/Impression prompt, the image alone", "Write the chest X-ray report: Findings, then Impression.", "report"),
     Strategy("checklist", "the model's four calibrated VQA answers in the prompt",
              "Answers to four questions about this X-ray: {checklist}. Write the report from these answers.", "report"),
-    Strategy("checklist_classifier", "checklist plus the Task-1 classifier's decision (anchoring)",
+    Strategy("checklist_classifier", "checklist plus the four-finding classifier's decision (anchoring)",
              "Answers to four questions about this X-ray: {checklist}. {classifier} Write the report from these answers.", "report"),
     Strategy("template", "control: the checklist put into words by the fixed grammar, no language model", "", None),
 )}
@@ -222,29 +225,37 @@ def default_report_adapter() -> Path:
     return model_file("reports", ReportTrainConfig().name())
 
 # %% ../nbs/06_report_generation.ipynb #0a473257
+CLASSIFIER_FILES = ("classifier", "four_finding")  # the classifier the reports may quote: the four-finding ensemble, under the patient-disjoint protocol
+
 def vqa_thresholds(points: dict | None = None) -> dict:
     "Each category's operating threshold on calibrated answers, fixed on validation by the VQA evaluation and stored beside the VQA weights."
     points = points or operating_points()
     return {c: points["categories"][c]["threshold"] for c in CATEGORIES}
 
+def _at_positions(frame: pd.DataFrame, keys: list) -> pd.DataFrame:
+    "Rows of a result file (`split, index`: official coordinates) re-indexed by each film's position among `keys`; films not among them dropped."
+    position = {tuple(k): n for n, k in enumerate(keys)}
+    at = np.array([position.get((s, int(i)), -1) for s, i in zip(frame.split, frame["index"])])
+    return frame[at >= 0].assign(index=at[at >= 0])
+
 def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFrame:
-    "One row per image of `split` that both chapters answered: label, subtype, the four calibrated VQA answers, and the Task-1 classifier's probability and decision."
+    """One row per film of `data`'s `split` (validation: the split drawn by child) that both chapters answered, indexed by its position there:
+    label, subtype, the four calibrated VQA answers, and the four-finding classifier ensemble's P(pneumonia) with its threshold."""
     findings = pneumoniamnist_findings(split, data)
+    keys = data.sources.get(split) or [(split, i) for i in range(len(findings))]
     answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv"))
     if "p_yes_calibrated" not in answers:  # the model chapter has rewritten the file and the evaluation chapter not yet (parallel smoke runs)
         for c, rows in answers.groupby("category").groups.items(): answers.loc[rows, "p_yes_calibrated"] = calibrate(c, answers.p_yes[rows])
-    answers = answers.pivot(index="index", columns="category", values="p_yes_calibrated")
-    classifier = read_json(result_file("classifier", "summary.json"))
-    best = classifier["best"]
-    predictions = pd.read_csv(result_file("classifier", best, f"{split}_predictions.csv")).set_index("index")
+    answers = _at_positions(answers, keys).pivot(index="index", columns="category", values="p_yes_calibrated")
+    predictions = _at_positions(pd.read_csv(result_file(*CLASSIFIER_FILES, f"{split}_predictions.csv")), keys).set_index("index")
     # the images both chapters answered: all of them after full runs, the first few after smoke runs
     frame = (findings[["label", "subtype"]].join(answers.reindex(columns=list(CATEGORIES)), how="inner")
-             .join(predictions.prob_calibrated.rename("classifier_prob"), how="inner").dropna(subset=["pneumonia", "normal"]))
-    if frame.empty: raise CXRError(f"the VQA and classifier result files of {split} share no image", "re-run the VQA and classifier chapters")
+             .join((predictions.p_bacterial + predictions.p_viral).rename("classifier_prob"), how="inner").dropna(subset=["pneumonia", "normal"]))
+    if frame.empty: raise CXRError(f"the VQA and classifier result files of {split} share no image", "re-run the four-finding classifier and VQA chapters")
     # a subtype answer the VQA chapter did not ask (unknown subtype) counts as undecided
     frame[["bacterial", "viral"]] = frame[["bacterial", "viral"]].fillna(0.5)
-    frame["classifier_threshold"] = classifier["models"][best]["threshold"]
-    frame.attrs["classifier"] = best
+    frame["classifier_threshold"] = read_json(result_file(*CLASSIFIER_FILES, "summary.json"))["thresholds"]["pneumonia"]
+    frame.attrs["classifier"] = "four-finding CNN ensemble"
     return frame.iloc[:limit or None]
 
 # %% ../nbs/06_report_generation.ipynb #18fa62fa
@@ -282,14 +293,13 @@ def calibrated_answers(model, image: np.ndarray, points: dict | None = None) -> 
     p, _ = CompactBackend(model).score(np.repeat(image[None], len(CATEGORIES), 0), [HELD_OUT[c][0] for c in CATEGORIES])
     return {c: float(calibrate(c, [p_yes], points)[0]) for c, p_yes in zip(CATEGORIES, p)}
 
-CLI_CLASSIFIER_SEED = 0  # the committed Task-1 CNN
-
-def classifier_output(image: np.ndarray, seed: int = CLI_CLASSIFIER_SEED) -> tuple[float, float]:
-    "(calibrated probability, validation threshold) of the committed Task-1 CNN for one image, by the operating point stored beside its weights."
-    model, _ = load_classifier(task1_checkpoint(seed=seed))
-    point = task1_operating_point(seed=seed)
-    logit = float(predict_logits(model, image[None])[0])
-    return float(1 / (1 + math.exp(-logit / point["temperature"]))), float(point["threshold"])
+def classifier_output(image: np.ndarray) -> tuple[float, float]:
+    """(P(pneumonia), threshold) of the four-finding CNN ensemble for one film: the members' mean log-probabilities at the validation-fitted
+    temperature (one film has no batch whose BatchNorm statistics the chapter's test-time adaptation could use), and the Bayes threshold it stores."""
+    summary = read_json(result_file(*CLASSIFIER_FILES, "summary.json"))
+    models = [load_classifier(p)[0] for p in four_finding_checkpoints()]
+    p = apply_softmax_temperature(ensemble_logits(models, image[None]), summary["calibration"]["temperature_val"])[0]
+    return float(p[1] + p[2]), float(summary["thresholds"]["pneumonia"])
 
 def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str | Path | None = None, backend: str = "compact",
                  model_id: str | None = None, max_new_tokens: int = 64) -> dict:
@@ -316,7 +326,7 @@ def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str |
     return {"strategy": strategy, "backend": backend, "report": report,
             "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
             "unsupported_findings": unsupported_findings(report), "vqa_answers": answers,
-            "classifier": None if classifier is None else {"model": f"cnn seed {CLI_CLASSIFIER_SEED}", "probability": classifier[0], "threshold": classifier[1]},
+            "classifier": None if classifier is None else {"model": "four-finding CNN ensemble", "probability": classifier[0], "threshold": classifier[1]},
             "seconds": time.perf_counter() - t0}
 
 _json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there

@@ -23,17 +23,18 @@ from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .encoders import ENCODERS, build_encoder, encode
 from .lm import BUNDLED_LM, answer_token_ids, load_language_model, yes_no_scores
-from .metrics import bootstrap_metrics, threshold_for_specificity
+from .metrics import bayes_threshold, bootstrap_metrics
 from .runs import Run, fingerprint, load_state, lr_schedule, train_or_load
+from .splits import validation_split_md5, with_patient_split
 from .vqa_data import CATEGORIES, QUESTIONS, pneumoniamnist_findings, vqa_items
 
 # transformers 5 calls its own deprecated `is_gradient_checkpointing` when peft wraps a model: noise, not a problem of ours
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # %% auto #0
-__all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts', 'score_features',
-           'VQATrainResult', 'train_vqa', 'checkpoint_run', 'vqa_run', 'load_vqa', 'default_checkpoint',
-           'category_metrics', 'cxr_train_vqa']
+__all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'SPLITS', 'BALANCES', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts',
+           'film_batches', 'question_logits', 'score_features', 'film_weights', 'VQATrainResult', 'train_vqa',
+           'checkpoint_run', 'vqa_run', 'load_vqa', 'default_checkpoint', 'category_metrics', 'cxr_train_vqa']
 
 # %% ../nbs/04_vqa_model.ipynb #6f6fbafe
 class Projector(nn.Module):
@@ -52,33 +53,41 @@ PROMPT_HEAD = "<|im_start|>user\n"
 PROMPT_TAIL = "\n{question} Answer yes or no.<|im_end|>\n<|im_start|>assistant\n"
 
 # %% ../nbs/04_vqa_model.ipynb #23cef7c4
+SPLITS, BALANCES = ("official", "patient"), ("none", "subtype")
+
 @dataclass
 class VQAConfig:
     "Everything that determines a VQA training run."
-    encoder: str = "task1_cnn"
+    encoder: str = "four_finding_cnn"
     image_tokens: int = 9
     lm: str = BUNDLED_LM
     lora_rank: int = 8
     lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0   # on this CPU, drawing dropout masks costs a fifth of every forward pass
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     epochs: int = 1
-    categories_per_image: int = 2  # questions per training image and epoch, categories drawn at random (all four: 4)
+    categories_per_image: int = 4  # questions per training image and epoch, categories drawn at random (4: every category with a known answer)
     lr: float = 5e-4            # LoRA weights
     projector_lr: float = 2e-3
-    batch_size: int = 32
+    batch_size: int = 32        # questions per step (packed: whole films, so up to batch_size // categories_per_image of them)
     weight_decay: float = 0.01
     warmup: float = 0.05        # fraction of steps with a linear warm-up, then cosine decay
-    val_checks: int = 3         # validation passes per epoch (plus one before training); the best is kept
+    val_checks: int = 2         # validation passes per epoch (plus one before training); the best is kept
     seed: int = 0
     limit: int = 0              # train on the first `limit` training images only (smoke runs); 0 = all
     val_limit: int = 0          # select on the first `val_limit` validation images; 0 = all
+    split: str = "patient"      # "patient": train and select on train/val redrawn by child (`cxr_lib.splits`); "official": MedMNIST's splits
+    balance: str = "subtype"    # "subtype": normal, bacterial and viral films carry equal total loss weight per epoch; "none": every film alike
+    packed: bool = True         # a film's questions share one pass over its image tokens (each still sees only itself: the answers it gets alone)
 
-    def __post_init__(self): self.lora_targets = tuple(self.lora_targets)
+    def __post_init__(self):
+        self.lora_targets = tuple(self.lora_targets)
+        for name, value, allowed in (("split", self.split, SPLITS), ("balance", self.balance, BALANCES)):
+            if value not in allowed: raise CXRError(f"unknown {name} {value!r}", f"choose one of {', '.join(allowed)}")
 
     def key(self) -> str:
-        "A short hash of the config and of the training wordings (changing the registry means a new model): the checkpoint's name."
-        return fingerprint([asdict(self), {c: QUESTIONS[c].train for c in CATEGORIES}])
+        "A short hash of the config, of the training wordings and (patient split) of the frozen split's md5: changing any of them means a new model."
+        return fingerprint([asdict(self), {c: QUESTIONS[c].train for c in CATEGORIES}] + ([validation_split_md5()] if self.split == "patient" else []))
 
     def name(self) -> str: return f"{self.encoder}-seed{self.seed}-{self.key()}"
 
@@ -131,6 +140,34 @@ class CompactVLM(nn.Module):
         "Next-token logits (n, vocab) at the assistant's first position."
         return self.lm(**self.prompt_inputs(fmap, questions), logits_to_keep=1).logits[:, -1]
 
+    def packed_logits(self, fmap: torch.Tensor, questions: list[list[str]]) -> torch.Tensor:
+        """Next-token logits (Σ questions, vocab) of several questions per film behind one pass over its image tokens. Each question attends
+        to the prompt head, the image tokens and itself only, at the positions it holds when asked alone, so it gets the answer it gets alone."""
+        emb = self.lm.get_input_embeddings()
+        img = self.projector(fmap)
+        n, t, d = img.shape
+        dev = img.device
+        head = emb(torch.tensor(self.head_ids, device=dev)); pre = len(self.head_ids) + t
+        tails = [[self._tail(q) for q in qs] for qs in questions]
+        length = pre + max(sum(map(len, ts)) for ts in tails)
+        causal = lambda k: torch.ones(k, k, dtype=torch.bool, device=dev).tril()
+        inputs = img.new_zeros(n, length, d)
+        mask = torch.eye(length, dtype=torch.bool, device=dev).repeat(n, 1, 1, 1)  # padding attends to itself only
+        position = torch.zeros(n, length, dtype=torch.long, device=dev)
+        rows, cols = [], []
+        for i, ts in enumerate(tails):
+            inputs[i, :pre] = torch.cat([head, img[i]]); mask[i, 0, :pre, :pre] = causal(pre); position[i, :pre] = torch.arange(pre)
+            start = pre
+            for tail in ts:
+                end = start + len(tail)
+                inputs[i, start:end] = emb(torch.tensor(tail, device=dev))
+                mask[i, 0, start:end, :pre] = True; mask[i, 0, start:end, start:end] = causal(len(tail))
+                position[i, start:end] = torch.arange(pre, pre + len(tail))
+                rows.append(i); cols.append(end - 1); start = end
+        base = self.lm.get_base_model()
+        hidden = base.model(inputs_embeds=inputs, attention_mask=mask, position_ids=position).last_hidden_state
+        return base.lm_head(hidden[rows, cols])
+
     def trainable_state(self) -> dict[str, dict[str, torch.Tensor]]:
         "The weights training changes: the LoRA adapter and the projector."
         from peft import get_peft_model_state_dict
@@ -164,20 +201,47 @@ def _auc_by_category(items: pd.DataFrame, p: np.ndarray) -> dict[str, float]:
         out[c] = float(roc_auc_score(g.answer, g.p)) if g.answer.nunique() == 2 else float("nan")
     return out
 
-@torch.no_grad()
-def score_features(model: CompactVLM, fmap: torch.Tensor, items: pd.DataFrame, batch_size: int = 64, progress: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
-    "(p_yes, yes+no mass, mean answer cross-entropy) for questions `items` about images whose feature maps are `fmap` (row = `index`)."
-    was_training = model.training; model.eval()
-    p, mass, loss = [], [], 0.0
+def film_batches(items: pd.DataFrame, batch_size: int) -> list[np.ndarray]:
+    "Row positions of `items` in batches of at most `batch_size` questions that keep each film's questions together, films in order of first appearance."
+    idx = items["index"].to_numpy()
+    films, first = np.unique(idx, return_index=True)
+    batches, batch, n = [], [], 0
+    for positions in (np.flatnonzero(idx == f) for f in films[np.argsort(first)]):
+        if batch and n + len(positions) > batch_size: batches.append(np.concatenate(batch)); batch, n = [], 0
+        batch.append(positions); n += len(positions)
+    return batches + ([np.concatenate(batch)] if batch else [])
+
+def question_logits(model: CompactVLM, fmap: torch.Tensor, b: pd.DataFrame, packed: bool = True) -> torch.Tensor:
+    "Logits of the questions in `b` (whole films) in row order: packed behind each film's image tokens, or one sequence per question."
     dev = next(model.projector.parameters()).device
-    for s in tqdm(range(0, len(items), batch_size), desc="answering", disable=not progress, leave=False):
-        b = items.iloc[s:s + batch_size]
-        logits = model(fmap[b["index"].tolist()].to(dev), b.question.tolist())
+    if not packed: return model(fmap[b["index"].tolist()].to(dev), b.question.tolist())
+    idx = b["index"].to_numpy()
+    films, first = np.unique(idx, return_index=True); films = films[np.argsort(first)]
+    groups = [np.flatnonzero(idx == f) for f in films]
+    logits = model.packed_logits(fmap[films.tolist()].to(dev), [b.question.to_numpy()[g].tolist() for g in groups])
+    return logits[torch.as_tensor(np.argsort(np.concatenate(groups)), device=dev)]
+
+@torch.no_grad()
+def score_features(model: CompactVLM, fmap: torch.Tensor, items: pd.DataFrame, batch_size: int = 64, progress: bool = False,
+                   packed: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    "(p_yes, yes+no mass, mean answer cross-entropy) for questions `items` about images whose feature maps are `fmap` (row = `index`), in `items`' order."
+    was_training = model.training; model.eval()
+    p, mass, loss = np.zeros(len(items)), np.zeros(len(items)), 0.0
+    for rows in tqdm(film_batches(items, batch_size), desc="answering", disable=not progress, leave=False):
+        b = items.iloc[rows]
+        logits = question_logits(model, fmap, b, packed)
         py, m = yes_no_scores(logits, model.yes_ids, model.no_ids)
-        loss += F.cross_entropy(logits.float(), model.target_ids.to(dev)[b.answer.tolist()], reduction="sum").item()
-        p.append(py.cpu()); mass.append(m.cpu())
+        loss += F.cross_entropy(logits.float(), model.target_ids.to(logits.device)[b.answer.tolist()], reduction="sum").item()
+        p[rows], mass[rows] = py.cpu().numpy(), m.cpu().numpy()
     model.train(was_training)
-    return torch.cat(p).numpy(), torch.cat(mass).numpy(), loss / max(len(items), 1)
+    return p, mass, loss / max(len(items), 1)
+
+def film_weights(findings: pd.DataFrame, balance: str) -> np.ndarray:
+    "Loss weight per film: 1 each (`none`), or (`subtype`) normal, bacterial and viral films carrying equal totals, unknown-subtype films 1; mean 1."
+    if balance == "none": return np.ones(len(findings))
+    counts = findings.subtype[findings.subtype != "unknown"].value_counts()
+    w = findings.subtype.map(lambda s: counts.mean() / counts[s] if s in counts else 1.0).to_numpy(float)
+    return w / w.mean()
 
 @dataclass
 class VQATrainResult:
@@ -197,15 +261,25 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
     from accelerate import Accelerator
     seed_everything(config.seed)
     data = data or load_pneumoniamnist()
+    if config.split == "patient" and not data.sources: data = with_patient_split(data)
     model = model or CompactVLM(config)
     t0 = time.perf_counter()
     train_f = pneumoniamnist_findings("train", data).iloc[:config.limit or None]
     val_f = pneumoniamnist_findings("val", data).iloc[:config.val_limit or None]
     train_maps, val_maps = model.features(data.images["train"][:len(train_f)]), model.features(data.images["val"][:len(val_f)])
     val_items = vqa_items(val_f, "train", seed=config.seed)
-    per_image = lambda items, rng: items.iloc[rng.permutation(len(items))].groupby("index", sort=False).head(config.categories_per_image)
-    n_items = len(per_image(vqa_items(train_f, "train"), np.random.default_rng(0)))
-    steps_per_epoch = math.ceil(n_items / config.batch_size); total = steps_per_epoch * config.epochs
+    weight = film_weights(train_f, config.balance)
+
+    def epoch_items(epoch: int) -> pd.DataFrame:
+        "This epoch's questions: wordings and categories redrawn, films in a new random order, each film's questions together."
+        rng = np.random.default_rng(config.seed * 1000 + epoch + 1)
+        items = vqa_items(train_f, "train", seed=config.seed * 1000 + epoch + 1)
+        items = items.iloc[rng.permutation(len(items))].groupby("index", sort=False).head(config.categories_per_image)
+        rank = dict(zip(items["index"].unique(), rng.permutation(items["index"].nunique())))
+        return items.iloc[np.argsort(items["index"].map(rank).to_numpy(), kind="stable")].assign(weight=lambda t: weight[t["index"].to_numpy()])
+
+    epochs = [(items, film_batches(items, config.batch_size)) for items in map(epoch_items, range(config.epochs))]
+    steps_per_epoch = len(epochs[0][1]); total = sum(len(b) for _, b in epochs)
     check_every = max(1, steps_per_epoch // max(config.val_checks, 1))
     lora_params = [p for n, p in model.lm.named_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": lora_params, "lr": config.lr}, {"params": model.projector.parameters(), "lr": config.projector_lr}],
@@ -219,7 +293,7 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
 
     def validate():
         nonlocal best, best_score
-        p, mass, loss = score_features(core, val_maps, val_items)
+        p, mass, loss = score_features(core, val_maps, val_items, packed=config.packed)
         aucs = _auc_by_category(val_items, p)
         score = float(np.nanmean(list(aucs.values())))
         history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": float(np.mean(running)) if running else float("nan"),
@@ -230,14 +304,13 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
 
     validate()
     bar = tqdm(total=total, desc=f"VQA {config.encoder} seed {config.seed}", disable=not progress)
-    for epoch in range(config.epochs):
-        rng = np.random.default_rng(config.seed * 1000 + epoch + 1)
-        items = per_image(vqa_items(train_f, "train", seed=config.seed * 1000 + epoch + 1), rng)
+    for items, batches in epochs:
         model.train()
-        for s in range(0, len(items), config.batch_size):
-            b = items.iloc[s:s + config.batch_size]
-            logits = model(train_maps[b["index"].tolist()].to(accelerator.device), b.question.tolist())
-            loss = F.cross_entropy(logits.float(), targets[b.answer.tolist()])
+        for rows in batches:
+            b = items.iloc[rows]
+            logits = question_logits(core, train_maps, b, config.packed)
+            w = torch.tensor(b.weight.to_numpy(), dtype=torch.float32, device=logits.device)
+            loss = (F.cross_entropy(logits.float(), targets[b.answer.tolist()], reduction="none") * w).sum() / w.sum()
             accelerator.backward(loss); optimizer.step(); schedule.step(); optimizer.zero_grad()
             running.append(loss.item()); step += 1; bar.update(1); bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
             if step % check_every == 0 or step == total: validate()
@@ -270,13 +343,13 @@ def default_checkpoint() -> Path:
     return model_file("vqa", VQAConfig().name())
 
 # %% ../nbs/04_vqa_model.ipynb #e20303ce
-def category_metrics(val: pd.DataFrame, test: pd.DataFrame, n_boot: int = 2000, seed: int = 0, min_specificity: float = 0.85) -> pd.DataFrame:
-    "Per category: validation-chosen threshold, and AUC / sensitivity / specificity with bootstrap CIs on val and test."
+def category_metrics(val: pd.DataFrame, test: pd.DataFrame, n_boot: int = 2000, seed: int = 0, threshold: float | None = None) -> pd.DataFrame:
+    "Per category: AUC, and sensitivity / specificity at `threshold` (default: the Bayes rule, `bayes_threshold()`), with bootstrap CIs on val and test."
     rows = []
     for c in CATEGORIES:
         v, t = val[val.category == c], test[test.category == c]
         if v.label.nunique() < 2 or t.label.nunique() < 2: continue
-        thr = threshold_for_specificity(v.label, v.p_yes, min_specificity)
+        thr = bayes_threshold() if threshold is None else threshold
         for split, frame in (("val", v), ("test", t)):
             b = bootstrap_metrics(frame.label.to_numpy(), frame.p_yes.to_numpy(), thr, n_boot, seed)
             rows.append({"category": c, "split": split, "n": len(frame), "yes": int(frame.label.sum()), "threshold": thr,
@@ -288,17 +361,20 @@ def _split_names(text: str) -> tuple[str, ...]: return tuple(t.strip() for t in 
 
 @call_parse
 @cli_errors
-def cxr_train_vqa(encoder: str = "task1_cnn",  # frozen image encoder (see ENCODERS)
+def cxr_train_vqa(encoder: str = "four_finding_cnn",  # frozen image encoder (see ENCODERS)
                   image_tokens: int = 9,  # image tokens (a square number)
                   epochs: int = 1,  # passes over the training images
-                  categories_per_image: int = 2,  # questions per image and epoch (categories drawn at random)
+                  categories_per_image: int = 4,  # questions per image and epoch (categories drawn at random; 4: all)
                   lr: float = 5e-4,  # peak learning rate of the LoRA weights
                   projector_lr: float = 2e-3,  # peak learning rate of the projector
                   lora_rank: int = 8,  # LoRA rank
                   lora_alpha: int = 16,  # LoRA alpha
                   lora_targets: str = "q_proj,k_proj,v_proj,o_proj",  # comma-separated module names that get LoRA
                   batch_size: int = 32,  # questions per step
-                  val_checks: int = 3,  # validation passes per epoch
+                  val_checks: int = 2,  # validation passes per epoch
+                  split: str = "patient",  # 'patient' (train/val redrawn by child) or 'official' (MedMNIST's splits)
+                  balance: str = "subtype",  # 'subtype' (normal, bacterial, viral weigh the same) or 'none'
+                  unpacked: bool = False,  # one sequence per question instead of a film's questions packed behind its image tokens
                   seed: int = 0,  # random seed
                   limit: int = 0,  # train on the first N training images only (0 = all)
                   val_limit: int = 0,  # select on the first N validation images only (0 = all)
@@ -309,9 +385,11 @@ def cxr_train_vqa(encoder: str = "task1_cnn",  # frozen image encoder (see ENCOD
                   root: str = None):  # data folder (default: CXR_DATA_ROOT)
     "Train the compact VQA model (projector + LoRA) and store it as safetensors + JSON."
     check_args(epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, lora_rank=lora_rank, lora_alpha=lora_alpha,
-               image_tokens=image_tokens, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit, choices={"encoder": (encoder, ENCODERS)})
+               image_tokens=image_tokens, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit,
+               choices={"encoder": (encoder, ENCODERS), "split": (split, SPLITS), "balance": (balance, BALANCES)})
     cfg = VQAConfig(encoder=encoder, image_tokens=image_tokens, lm=lm, lora_rank=lora_rank, lora_alpha=lora_alpha, lora_targets=_split_names(lora_targets),
-                    epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit)
+                    epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit,
+                    split=split, balance=balance, packed=not unpacked)
     run = vqa_run(cfg, Path(out_dir) if out_dir else None)
     _, meta = train_or_load(run, train=lambda: train_vqa(cfg, load_pneumoniamnist(root), progress=not quiet).stored(), load=lambda r: load_vqa(r.meta.parent), retrain=retrain)
     h = pd.DataFrame(meta["history"]).set_index("step").loc[meta["best_step"]]

@@ -93,9 +93,14 @@ def findings_from_labels(labels: np.ndarray, subtypes: np.ndarray) -> pd.DataFra
     return pd.DataFrame({"pneumonia": labels.astype(float), "bacterial": sub("bacteria"), "viral": sub("virus"), "normal": 1.0 - labels})
 
 def pneumoniamnist_findings(split: str, data: PneumoniaMNIST | None = None) -> pd.DataFrame:
-    "Findings of one PneumoniaMNIST split, indexed by image index, with its label and subtype."
-    x, y = (data or load_pneumoniamnist())[split]
-    st = subtype_array(split)
+    "Findings of one PneumoniaMNIST split, indexed by image index, with its label and subtype; a split redrawn by child (`data.sources`) takes each film's subtype from its official split."
+    data = data or load_pneumoniamnist()
+    x, y = data[split]
+    keys = data.sources.get(split)
+    if keys:
+        tables = {s: subtype_array(s) for s in {s for s, _ in keys}}
+        st = np.array([tables[s][i] for s, i in keys])
+    else: st = subtype_array("val" if split == "val_official" else split)
     table = findings_from_labels(y.ravel(), st)
     table.insert(0, "subtype", st); table.insert(0, "label", y.ravel().astype(int))
     return table.rename_axis("index")

@@ -1,4 +1,4 @@
-"""Can a *yes* with probability 0.8 be read as "80% likely"? Does each category reach sensitivity 0.80 at specificity 0.85? How long does one answer take on a 2-core CPU? And do the localization maps show what the model uses? Every threshold and calibrator here is fitted on validation only; the test split is scored once.
+"""Can a *yes* with probability 0.8 be read as "80% likely"? Does each category reach sensitivity 0.80 at specificity 0.85? Are the four answers to one film consistent with each other? How long does one answer take on a 2-core CPU? And do the localization maps show what the model uses? Every threshold and calibrator here is fixed on validation only (the split drawn by child); the test split is scored once.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/vqa_evaluation.html.md"""
 
@@ -19,19 +19,21 @@ from .calibration import (apply_platt, apply_temperature, binary_nll, ece, fit_p
                                  perfect_calibration_ece, smooth_ece, top_label_ece)
 from .core import CXRError, model_file, read_json, result_file, results_dir, write_json
 from .data import load_pneumoniamnist, read_image
-from .metrics import bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
+from .metrics import bayes_threshold, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
 from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa, vqa_run
 from .vqa_data import CATEGORIES
 
 # %% auto #0
-__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
+__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
            'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
-           'target_table', 'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample',
-           'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
+           'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
+           'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample', 'points_from_summary',
+           'write_evaluation', 'operating_points', 'calibrate']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
-TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0}
+TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0,
+           "roc_auc": 0.93, "auc_gap_to_yardstick": 0.01, "contradiction_rate": 0.02}  # AUC: ≥ 0.93 and within 0.01 of the four-finding ensemble
 ANSWER_FILES = {"val": "val_answers.csv", "test": "test_answers.csv", "eval_200": "eval_200_answers.csv"}
 LABEL_COLUMN = {"val": "label", "test": "label", "eval_200": "answer"}
 
@@ -124,6 +126,49 @@ def target_table(reports: dict, split: str = "test", targets: dict = TARGETS) ->
                          "met": bool(gap >= 0) if better == "high" else bool(gap > 0), "gap": round(gap, 3),
                          "met (CI)": bool(v["lo"] >= t) if better == "high" else bool(v["hi"] < t)})
     return pd.DataFrame(rows).set_index(["category", "criterion"])
+
+# %% ../nbs/05_vqa_evaluation.ipynb #0282c6cd
+CONTRADICTIONS = {  # answers to one film that cannot all be true
+    "normal and pneumonia both yes": lambda a: a.normal & a.pneumonia,
+    "normal and pneumonia both no": lambda a: ~a.normal & ~a.pneumonia,
+    "a subtype yes, pneumonia no": lambda a: (a.bacterial | a.viral) & ~a.pneumonia,
+    "both subtypes yes": lambda a: a.bacterial & a.viral,
+}
+
+def film_probabilities(frame: pd.DataFrame, column: str = "p_yes_calibrated") -> pd.DataFrame:
+    "One row per film (`split, index`), one column per category: its answer probability (NaN where the category was not asked)."
+    return frame.pivot_table(index=["split", "index"], columns="category", values=column).reindex(columns=list(CATEGORIES))
+
+def film_answers(p: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    "Yes (True) or no per film and category at each category's threshold; a category not asked is no."
+    return pd.DataFrame({c: (p[c] >= thresholds[c]).to_numpy() for c in CATEGORIES}, index=p.index)
+
+def contradictions(yes: pd.DataFrame) -> pd.DataFrame:
+    "Per film, which `CONTRADICTIONS` its answers commit."
+    return pd.DataFrame({name: rule(yes).to_numpy() for name, rule in CONTRADICTIONS.items()}, index=yes.index)
+
+def coherent_readout(p: pd.DataFrame) -> pd.DataFrame:
+    """Normal / bacterial / viral probabilities from a film's four answers that respect the category structure: P(pneumonia) is the mean
+    of the pneumonia answer and 1 − the normal answer, split between the subtypes in the ratio of their answers (even, where not asked)."""
+    pneumonia = np.nanmean(np.c_[p.pneumonia.to_numpy(), 1 - p.normal.to_numpy()], axis=1)
+    b, v = p.bacterial.fillna(0.5).to_numpy(), p.viral.fillna(0.5).to_numpy()
+    share = np.where(b + v > 0, b / np.maximum(b + v, 1e-12), 0.5)
+    return pd.DataFrame({"pneumonia": pneumonia, "bacterial": pneumonia * share, "viral": pneumonia * (1 - share), "normal": 1 - pneumonia}, index=p.index)
+
+# %% ../nbs/05_vqa_evaluation.ipynb #b85d4cc8
+def readout_scores(p: pd.DataFrame, labels: pd.DataFrame, thresholds: dict, n_boot: int = 2000, seed: int = 0) -> dict:
+    "Per category: ROC AUC, sensitivity, specificity (at its threshold) and ECE, with bootstrap intervals, over the films whose answer is known."
+    out = {}
+    for c in CATEGORIES:
+        ok = labels[c].notna().to_numpy()
+        y, q = labels[c].to_numpy()[ok].astype(int), p[c].to_numpy()[ok]
+        if len(np.unique(y)) < 2:  # a smoke run's few films may hold one answer only
+            out[c] = {m: {"value": float("nan"), "lo": float("nan"), "hi": float("nan")} for m in ("roc_auc", "sensitivity", "specificity", "ece")}
+            continue
+        b = bootstrap_metrics(y, q, thresholds[c], n_boot, seed)
+        out[c] = {m: {k: float(b.loc[m, k]) for k in ("value", "lo", "hi")} for m in ("roc_auc", "sensitivity", "specificity")}
+        out[c]["ece"] = bootstrap(ece, y, q, n_boot=n_boot, seed=seed)
+    return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #b4ddb02c
 def plot_reliability_band(ax, y, p, n_bins: int = 15, color: str = "C0", label: str = ""):

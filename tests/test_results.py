@@ -120,16 +120,19 @@ def test_eval_200_is_frozen_and_balanced(real_data_root):
 
 
 def test_vqa_answer_files_cover_every_question(real_data_root):
-    "{val,test}_answers.csv: every image × category with a known answer, held-out wordings, labels from the data, probabilities in [0, 1]."
+    """{val,test}_answers.csv: every image × category with a known answer (val: the split drawn by child, each film at its official
+    `split, index`), held-out wordings, labels from the data, probabilities in [0, 1]."""
     import pandas as pd
+    from cxr_lib.splits import with_patient_split
     from cxr_lib.vqa_data import QUESTIONS, pneumoniamnist_findings
     data = load_pneumoniamnist(real_data_root)
-    for split in ("val", "test"):
+    for split, d in (("val", with_patient_split(data)), ("test", data)):
         a = pd.read_csv(ROOT / "results" / "vqa" / f"{split}_answers.csv")
         assert list(a.columns) == ["split", "index", "category", "question", "label", "p_yes", "yes_no_mass", "latency_ms", "p_yes_calibrated"]
-        f = pneumoniamnist_findings(split, data)
-        expected = {(i, c): int(v) for c in QUESTIONS for i, v in f[c].dropna().items()}
-        assert {(i, c): l for i, c, l in zip(a["index"], a.category, a.label)} == expected and len(a) == len(expected)
+        f = pneumoniamnist_findings(split, d)
+        keys = d.sources.get(split) or [(split, i) for i in range(len(f))]
+        expected = {(*keys[i], c): int(v) for c in QUESTIONS for i, v in f[c].dropna().items()}
+        assert {(s, i, c): l for s, i, c, l in zip(a.split, a["index"], a.category, a.label)} == expected and len(a) == len(expected)
         assert all(q in QUESTIONS[c].held_out for c, q in zip(a.category, a.question))
         assert a.p_yes.between(0, 1).all() and a.yes_no_mass.between(0, 1).all() and (a.latency_ms > 0).all()
     e = pd.read_csv(ROOT / "results" / "vqa" / "eval_200_answers.csv")

@@ -42,8 +42,21 @@ def test_vqa_rows_match_summary_and_its_own_verdicts(table):
             row = rows.loc[f"{c}: {metric}"]
             key = "ece_calibrated" if metric.startswith("ECE") else metric
             assert row.value == cat["test"][key]["value"] and row.met == s["targets_met"][c][verdict], (c, metric)
+        auc = rows.loc[f"{c}: ROC AUC"]
+        assert auc.value == cat["test"]["roc_auc"]["value"] and auc.met == s["yardstick"][c]["met"], c  # ≥ 0.93 and within 0.01 of the ensemble
+    contradiction = rows.loc["films with contradictory answers"]
+    assert contradiction.value == s["consistency"]["contradiction_rate"] and contradiction.met == (contradiction.value <= s["targets"]["contradiction_rate"])
     latency = rows.loc["median time to answer (batch 1)"]
     assert latency.value == s["latency_ms"]["median"] and latency.met == (s["latency_ms"]["median"] <= s["targets"]["median_latency_ms"])
+
+
+def test_four_finding_rows_are_the_ensembles_test_numbers(table):
+    s, rows = json.loads((ROOT / "results" / "classifier" / "four_finding" / "summary.json").read_text()), rows_of(table, "nbs/03c_four_finding")
+    for c, m in s["test"].items():
+        for metric, key in (("sensitivity", "sensitivity"), ("specificity", "specificity"), ("ECE after calibration", "ece")):
+            assert rows.loc[f"{c}: {metric}"].value == m[key]["value"], (c, metric)
+        met = rows.loc[[f"{c}: sensitivity", f"{c}: specificity", f"{c}: ECE after calibration"]].met.all()
+        assert met == s["targets_met"][c], c  # the chapter's own verdict: both operating-point targets and the ECE target
 
 
 def test_retrieval_rows_match_summary_and_its_own_verdicts(table):

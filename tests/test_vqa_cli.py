@@ -13,7 +13,7 @@ def tiny_vqa(real_data_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vqa")
     res = run("cxr-train-vqa", ["--limit", "16", "--val-limit", "8", "--val-checks", "1", "--batch-size", "32", "--quiet", "--out-dir", str(tmp / "ck")], real_data_root, tmp)
     assert res.returncode == 0, res.stderr[-3000:]
-    found = sorted((tmp / "ck").glob("task1_cnn-seed0-*"))
+    found = sorted((tmp / "ck").glob("four_finding_cnn-seed0-*"))
     assert len(found) == 1 and str(found[0]) in res.stdout and "validation AUC" in res.stdout
     return tmp, found[0]
 
@@ -23,6 +23,7 @@ def test_checkpoint_files(tiny_vqa):
     assert {p.name for p in folder.iterdir()} == {"adapter.safetensors", "projector.safetensors", "config.json"}
     meta = json.loads((folder / "config.json").read_text())
     assert meta["config"]["limit"] == 16 and meta["config"]["lora_targets"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert (meta["config"]["split"], meta["config"]["balance"], meta["config"]["packed"], meta["config"]["categories_per_image"]) == ("patient", "subtype", True, 4)
     assert meta["history"]["step"][0] == 0 and meta["train_seconds"] > 0  # validated before training, then after
 
 
@@ -80,7 +81,8 @@ def test_bad_input_is_one_line(real_data_root, tiny_vqa, tmp_path, case):
 @pytest.mark.parametrize("args, needle", [
     (["--image-tokens", "8"], "square number"), (["--image-tokens", "10"], "--image-tokens 10 is out of range"),
     (["--encoder", "resnet"], "unknown --encoder"), (["--epochs", "0"], "--epochs 0 is out of range"),
-    (["--lr", "-1"], "--lr -1.0 is out of range"), (["--lora-rank", "0"], "--lora-rank 0 is out of range")])
+    (["--lr", "-1"], "--lr -1.0 is out of range"), (["--lora-rank", "0"], "--lora-rank 0 is out of range"),
+    (["--split", "random"], "unknown --split"), (["--balance", "label"], "unknown --balance")])
 def test_train_rejects_bad_settings(real_data_root, tmp_path, args, needle):
     res = run("cxr-train-vqa", args, real_data_root, tmp_path)
     assert_one_line_error(res, needle)
