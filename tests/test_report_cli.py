@@ -16,7 +16,8 @@ def test_checklist_classifier_report_json(real_data_root, tmp_path):
     out = json.loads(res.stdout)
     assert out["strategy"] == "checklist_classifier" and out["backend"] == "compact" and out["report"]
     assert set(out["vqa_answers"]) == {"pneumonia", "bacterial", "viral", "normal"} and all(0 <= p <= 1 for p in out["vqa_answers"].values())
-    assert out["classifier"]["model"] == "cnn seed 0" and 0 <= out["classifier"]["probability"] <= 1
+    assert out["classifier"]["model"] == "four-finding CNN ensemble" and 0 <= out["classifier"]["probability"] <= 1
+    assert out["classifier"]["threshold"] == pytest.approx(0.5)
     assert out["report_label"] in ("pneumonia", "normal", None) and isinstance(out["unsupported_findings"], list)
 
 
