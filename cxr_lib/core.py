@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import argparse, functools, hashlib, importlib.util, json, math, os, random, sys, types, warnings
+import argparse, functools, hashlib, importlib.util, json, math, os, random, sys, time, types, warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +18,8 @@ from tqdm import TqdmWarning
 # %% auto #0
 __all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file',
            'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json', 'for_readers',
-           'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file', 'stated_licence',
-           'home_page']
+           'timed_ms', 'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file',
+           'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -130,6 +130,14 @@ def for_readers(frame, digits: int = 3):
     spaced = lambda name: name.replace("_", " ") if isinstance(name, str) else name
     table = table.rename(columns=spaced).rename_axis(index=[spaced(n) for n in table.index.names])
     return table
+
+# %% ../nbs/00_core.ipynb #b8ef3b84
+def timed_ms(fn, items) -> np.ndarray:
+    "Wall time (ms) of `fn(item)` for each item."
+    out = []
+    for it in items:
+        t0 = time.perf_counter_ns(); fn(it); out.append((time.perf_counter_ns() - t0) / 1e6)
+    return np.array(out)
 
 # %% ../nbs/00_core.ipynb #d415cf44
 def cli_errors(func):

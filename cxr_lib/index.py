@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
 
-from .core import CXRError, check_args, cli_errors, md5sum, model_file, models_dir, write_json
+from .core import CXRError, check_args, cli_errors, md5sum, model_file, models_dir, timed_ms, write_json
 from .data import CLASS_NAMES, SPLITS, PneumoniaMNIST, load_pneumoniamnist, read_image
 from .embeddings import EMBEDDINGS, Embedder, l2_normalise, load_embedder
 from .retrieval import retrieval_grid
 
 # %% auto #0
 __all__ = ['INDEX_VERSION', 'build_index', 'search', 'save_index', 'load_index', 'default_index_path', 'index_split',
-           'search_latency_ms', 'timed_ms', 'ann_benchmark', 'neighbours', 'open_index', 'cxr_index',
-           'cxr_search_image', 'cxr_search_text']
+           'search_latency_ms', 'ann_benchmark', 'neighbours', 'open_index', 'cxr_index', 'cxr_search_image',
+           'cxr_search_text']
 
 # %% ../nbs/07b_index.ipynb #r034
 def build_index(vectors: np.ndarray, factory: str = "Flat", ids: np.ndarray | None = None, nprobe: int = 8, ef_search: int = 64):
@@ -100,13 +100,6 @@ def search_latency_ms(index, queries: np.ndarray, k: int = 10, repeats: int = 1)
             for row in q:
                 t0 = time.perf_counter_ns(); index.search(row[None], k); out.append((time.perf_counter_ns() - t0) / 1e6)
     finally: faiss.omp_set_num_threads(threads)
-    return np.array(out)
-
-def timed_ms(fn, items) -> np.ndarray:
-    "Wall time (ms) of `fn(item)` for each item."
-    out = []
-    for it in items:
-        t0 = time.perf_counter_ns(); fn(it); out.append((time.perf_counter_ns() - t0) / 1e6)
     return np.array(out)
 
 # %% ../nbs/07b_index.ipynb #r051

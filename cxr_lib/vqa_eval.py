@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 from .backends import ANSWER_COLUMNS, CompactBackend, answer_logits, answer_question, apply_calibrator
 from .calibration import (apply_platt, apply_temperature, binary_nll, ece, fit_platt, fit_temperature,
                                  perfect_calibration_ece, smooth_ece, top_label_ece)
-from .core import CXRError, model_file, read_json, result_file, results_dir, write_json
+from .core import CXRError, model_file, read_json, result_file, results_dir, timed_ms, write_json
 from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
@@ -28,7 +28,7 @@ from .vqa_data import CATEGORIES
 __all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
            'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
            'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
-           'plot_reliability_band', 'benchmark_latency', 'timed_median', 'outcomes', 'saliency_sample',
+           'plot_reliability_band', 'benchmark_latency', 'warm_median_ms', 'outcomes', 'saliency_sample',
            'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
@@ -213,10 +213,10 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
     with torch.no_grad():
         fmap = model.features(images[:1])
         inputs = model.prompt_inputs(fmap, questions[:1])
-        encoder_ms = timed_median(lambda: model.features(images[:1]))
-        lm_ms = timed_median(lambda: model.lm(**inputs, logits_to_keep=1))
+        encoder_ms = warm_median_ms(lambda _: model.features(images[:1]))
+        lm_ms = warm_median_ms(lambda _: model.lm(**inputs, logits_to_keep=1))
     a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
-    gflops = 2 * 256 * 576 * 1536 / timed_median(lambda: a @ b) / 1e6
+    gflops = 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
     return {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "mean": float(lat.mean()), "n": len(lat), "passes": passes,
             "pass_medians": [float(np.median(t)) for t in per_pass], "per_question_ms": lat.round(2).tolist(), "model_load_ms": load_ms, "batch_size": batch_size,
             "batched_ms_per_question": batch_ms, "batched_questions_per_s": 1000 / batch_ms,
@@ -224,13 +224,10 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
             "lm_parameters": sum(p.numel() for p in model.lm.parameters()), "matmul_gflops": gflops,
             "threads": torch.get_num_threads(), "hardware": hardware()}
 
-def timed_median(step, repeats: int = 30, warmup: int = 3) -> float:
-    "Median wall time of `step()` in ms."
-    for _ in range(warmup): step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter(); step(); times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
+
+def warm_median_ms(step, repeats: int = 30, warmup: int = 3) -> float:
+    "Median of `timed_ms` over `repeats` calls of `step(i)`, after `warmup` calls that are not counted."
+    return float(np.median(timed_ms(step, range(warmup + repeats))[warmup:]))
 
 # %% ../nbs/05_vqa_evaluation.ipynb #949cf2bd
 OUTCOMES = ("TP", "FP", "FN", "TN")
