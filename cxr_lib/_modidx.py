@@ -557,4 +557,8 @@ d = { 'settings': { 'branch': 'main',
                                   'cxr_lib.vqa_eval.split_report': ('vqa_evaluation.html#split_report', 'cxr_lib/vqa_eval.py'),
                                   'cxr_lib.vqa_eval.target_table': ('vqa_evaluation.html#target_table', 'cxr_lib/vqa_eval.py'),
                                   'cxr_lib.vqa_eval.warm_median_ms': ('vqa_evaluation.html#warm_median_ms', 'cxr_lib/vqa_eval.py'),
-                                  'cxr_lib.vqa_eval.write_evaluation': ('vqa_evaluation.html#write_evaluation', 'cxr_lib/vqa_eval.py')}}}
+                                  'cxr_lib.vqa_eval.write_evaluation': ('vqa_evaluation.html#write_evaluation', 'cxr_lib/vqa_eval.py')},
+            'cxr_lib.vqa_sweep': { 'cxr_lib.vqa_sweep._auc': ('vqa_sweep.html#_auc', 'cxr_lib/vqa_sweep.py'),
+                                   'cxr_lib.vqa_sweep.sweep_config': ('vqa_sweep.html#sweep_config', 'cxr_lib/vqa_sweep.py'),
+                                   'cxr_lib.vqa_sweep.token_differences': ('vqa_sweep.html#token_differences', 'cxr_lib/vqa_sweep.py'),
+                                   'cxr_lib.vqa_sweep.token_sweep': ('vqa_sweep.html#token_sweep', 'cxr_lib/vqa_sweep.py')}}}

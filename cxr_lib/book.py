@@ -54,11 +54,16 @@ def tag_hidden_cells(nb) -> int:
     return added
 
 def mark_injected_parameters(nb) -> int:
-    "Prefix papermill's injected-parameters cell with `#| eval: false`, so nbdev-test runs a chapter at its own defaults (`CXR_SMOKE`), not at the committed run's."
+    """Prefix papermill's injected-parameters cell with `#| eval: false`, so nbdev-test runs a chapter at its own defaults (`CXR_SMOKE`), not at the
+    committed run's, and tag it `remove-cell`: the page shows the chapter's own parameters cell, not papermill's copy of it."""
     marked = 0
     for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []) and not cell.source.startswith("#| eval: false"):
-            cell.source = "#| eval: false\n" + cell.source; marked += 1
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" not in tags: continue
+        changed = not cell.source.startswith("#| eval: false") or "remove-cell" not in tags
+        if not cell.source.startswith("#| eval: false"): cell.source = "#| eval: false\n" + cell.source
+        if "remove-cell" not in tags: tags.append("remove-cell")
+        marked += changed
     return marked
 
 def execute_chapter(notebook: Path, output: Path, smoke: bool, progress: bool = True) -> float:

@@ -108,14 +108,15 @@ def apply_softmax_temperature(logits, temperature: float) -> np.ndarray:
 
 # %% ../nbs/02b_calibration.ipynb #4d22a111
 def plot_reliability(ax, y, p, n_bins: int = 15, label: str = "", color: str = "C0", counts: bool = True):
-    "Draw a reliability diagram of `p` on `ax` (bars = observed positive fraction per bin; numbers = bin counts)."
+    "Draw a reliability diagram of `p` on `ax` (bars = observed positive fraction per bin; numbers above them = films in the bin)."
     t = reliability_table(y, p, n_bins); used = t["count"] > 0; width = 1 / n_bins
     ax.bar(t.lo[used] + width / 2, t.frac_pos[used], width=width * 0.9, alpha=0.45, color=color, edgecolor=color,
            label=f"{label} (ECE {ece(y, p, n_bins):.3f})".strip())
     ax.plot(t.mean_p[used], t.frac_pos[used], "o", color=color, ms=3)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     if counts:
-        for _, r in t[used].iterrows(): ax.text(r.lo + width / 2, min(r.frac_pos + 0.03, 1.02), str(int(r["count"])), ha="center", fontsize=6, color=color)
-    ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="predicted probability", ylabel="observed fraction positive")
+        for _, r in t[used].iterrows():  # upright counts overlap in narrow bins
+            ax.text(r.lo + width / 2, r.frac_pos + 0.02, str(int(r["count"])), ha="center", va="bottom", rotation=90, fontsize=7, color=color)
+    ax.set(xlim=(0, 1), ylim=(0, 1.15 if counts else 1.05), xlabel="predicted probability", ylabel="observed fraction positive")
     ax.legend(loc="upper left", fontsize=8)
     return ax

@@ -197,7 +197,7 @@ def plot_roc_pr(evaluations: dict[str, Evaluation], split: str = "test"):
         b.plot(rec, prec, c, lw=1.2, label=name); b.plot(sens, ppv, "o", color=c, ms=5)
     a.plot([0, 1], [0, 1], "k:", lw=0.7); a.set(xlabel="1 − specificity", ylabel="sensitivity", title=f"ROC ({split}; dots: operating points)")
     b.axhline(d.label.mean(), color="k", ls=":", lw=0.7); b.set(xlabel="recall (sensitivity)", ylabel="precision", title=f"Precision–recall ({split})", ylim=(0.5, 1.01))
-    a.legend(fontsize=8, loc="lower right"); b.legend(fontsize=8, loc="lower left"); fig.tight_layout(); return fig
+    a.legend(fontsize=9, loc="lower right"); b.legend(fontsize=9, loc="lower left"); fig.tight_layout(); return fig
 
 def plot_confusion(ev: Evaluation, split: str = "test"):
     "Confusion matrix at the validation-chosen threshold, counts and row percentages."
@@ -217,7 +217,7 @@ def plot_calibration(ev: Evaluation):
     import matplotlib.pyplot as plt
     from cxr_lib.calibration import plot_reliability
     ls = ev.summary["label_shift"]; cal = ev.summary["calibration"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.3)); d = ev.test
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.9)); d = ev.test
     shifted = adjust_prior(d.prob_calibrated, ls["source_prevalence"], ls["estimated_test_prevalence"])
     for ax, p, title, color in zip(axes, (d.prob, d.prob_calibrated, shifted), ("uncalibrated", f"temperature T = {ev.summary['temperature']:.2f} (val)", f"+ EM prior {ls['estimated_test_prevalence']:.3f}"), ("C3", "C0", "C2")):
         plot_reliability(ax, d.label, p, label=title, color=color)
@@ -230,16 +230,20 @@ def failure_gallery(model: Classifier, images: np.ndarray, frame: pd.DataFrame, 
     import matplotlib.pyplot as plt
     wrong = frame[(frame.label == 1) & (frame.prob_calibrated < threshold)] if kind == "fn" else frame[(frame.label == 0) & (frame.prob_calibrated >= threshold)]
     wrong = wrong.sort_values("prob_calibrated", ascending=kind == "fn").head(n)
-    fig, axes = plt.subplots(2, max(len(wrong), 1), figsize=(1.6 * max(len(wrong), 1), 3.8), squeeze=False)
+    fig, axes = plt.subplots(2, max(len(wrong), 1), figsize=(1.7 * max(len(wrong), 1) + 0.9, 4.4), squeeze=False)
     if len(wrong) == 0: axes[0, 0].set_title(f"no {kind.upper()}s"); return fig
     idx = wrong["index"].to_numpy(); maps = gradcam_maps(model, images[idx])
     for j, (i, p) in enumerate(zip(idx, wrong.prob_calibrated)):
         axes[0, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(maps[j], cmap="jet", alpha=0.4, vmin=0, vmax=1)
-        axes[0, j].set_title(f"test {i}\np = {p:.2f}" + (f"\n{notes[i]}" if notes and i in notes else ""), fontsize=7)
+        axes[0, j].set_title(f"test {i}\np = {p:.2f}" + (f"\n{notes[i]}" if notes and i in notes else ""), fontsize=9)
         for ax in axes[:, j]: ax.axis("off")
     what = "false negatives (pneumonia called normal)" if kind == "fn" else "false positives (normal called pneumonia)"
-    fig.suptitle(f"{title or model.name}: most confident {what}; Grad-CAM of {model.name}", fontsize=9)
-    fig.tight_layout(); return fig
+    fig.suptitle(f"{title or model.name}: most confident {what}; Grad-CAM of {model.name}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1 - 0.9 / fig.get_figwidth(), 1))
+    bottom, top = axes[1, 0].get_position().y0, axes[1, 0].get_position().y1
+    bar = fig.colorbar(plt.cm.ScalarMappable(cmap="jet", norm=plt.Normalize(0, 1)), cax=fig.add_axes((1 - 0.75 / fig.get_figwidth(), bottom, 0.12 / fig.get_figwidth(), top - bottom)))
+    bar.set_label("Grad-CAM weight", fontsize=8); bar.ax.tick_params(labelsize=7)
+    return fig
 
 def save_study_figures(study: Study, data: PneumoniaMNIST, out_dir: Path) -> list[Path]:
     "Every figure of the evaluation as PNG files under `out_dir` (what `cxr-eval-classifier` writes)."

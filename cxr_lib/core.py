@@ -117,7 +117,7 @@ def read_json(path: str | Path):
 def for_readers(frame, digits: int = 3):
     "`frame` (a pandas DataFrame or Series) as text cells: floats to `digits` places, whole-number float columns as integers, booleans as yes/no, missing as '—'."
     import pandas as pd
-    table = frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()
+    table = (frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()).infer_objects()  # rows built from dicts arrive as object columns
     def column(values: pd.Series) -> pd.Series:
         present = values.dropna()
         if values.dtype == bool or (len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)):

@@ -99,24 +99,28 @@ def precision_from_neighbors(nb: pd.DataFrame, labels: np.ndarray, k: int) -> fl
 
 # %% ../nbs/07_retrieval.ipynb #r056
 def retrieval_grid(images: np.ndarray, labels: np.ndarray, rows: list[tuple[str, np.ndarray | None, int | None, np.ndarray, np.ndarray]],
-                   class_names=CLASS_NAMES):
-    "A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours, frames green/red by label agreement."
+                   class_names=CLASS_NAMES, per_line: int = 5):
+    """A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours, frames green/red
+    by label agreement. Neighbours wrap after `per_line`, so the thumbnails and their captions stay legible at page width."""
     import matplotlib.pyplot as plt
-    k = max(len(r[3]) for r in rows)
-    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.25 * (k + 1), 1.8 * len(rows)), squeeze=False)
-    for ax_row, (title, q_img, q_label, idx, sc) in zip(axes, rows):
-        for a in ax_row:
-            a.set(xticks=[], yticks=[])
-            for sp in a.spines.values(): sp.set_visible(False)
-        a = ax_row[0]
-        if q_img is None: a.text(0.5, 0.5, title, ha="center", va="center", fontsize=8, wrap=True, transform=a.transAxes)  # a text query
+    lines = [max(1, -(-len(r[3]) // per_line)) for r in rows]
+    fig, axes = plt.subplots(sum(lines), per_line + 1, figsize=(1.45 * (per_line + 1), 1.85 * sum(lines)), squeeze=False)
+    for a in axes.flat:
+        a.set(xticks=[], yticks=[])
+        for sp in a.spines.values(): sp.set_visible(False)
+    top = 0
+    for n_lines, (title, q_img, q_label, idx, sc) in zip(lines, rows):
+        a = axes[top, 0]
+        if q_img is None: a.text(0.5, 0.5, title, ha="center", va="center", fontsize=9, wrap=True, transform=a.transAxes)  # a text query
         else:
-            a.imshow(q_img, cmap="gray", vmin=0, vmax=255); a.set_title(title, fontsize=7)
+            a.imshow(q_img, cmap="gray", vmin=0, vmax=255); a.set_title(title, fontsize=9)
             for sp in a.spines.values(): sp.set_visible(True); sp.set_linewidth(2.5)
-        for a, i, s in zip(ax_row[1:], idx, sc):
+        for rank, (i, s) in enumerate(zip(idx, sc)):
+            a = axes[top + rank // per_line, 1 + rank % per_line]
             a.imshow(images[i], cmap="gray", vmin=0, vmax=255)
             ok = q_label is None or labels[i] == q_label
             for sp in a.spines.values(): sp.set_visible(True); sp.set_color("tab:green" if ok else "tab:red"); sp.set_linewidth(2.5)
-            a.set_title(f"#{i} {class_names[labels[i]][:4]}\n{s:.3f}", fontsize=7)
+            a.set_title(f"{rank + 1}. #{i} {class_names[labels[i]][:4]}\n{s:.3f}", fontsize=9)
+        top += n_lines
     plt.tight_layout()
     return fig

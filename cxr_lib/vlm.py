@@ -250,6 +250,7 @@ class VQATrainResult:
     history: pd.DataFrame
     best_step: int
     train_seconds: float
+    val_answers: pd.DataFrame | None = None  # the validation questions with `p_yes` at the kept step
 
     def stored(self) -> tuple[dict, dict]:
         "What the run stores: the adapter and projector weights, and the JSON (config, fingerprint, validation history, training time, answer tokens)."
@@ -289,18 +290,20 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     core = accelerator.unwrap_model(model)
     targets = core.target_ids.to(accelerator.device)
-    history, best, best_score, step, running = [], None, -1.0, 0, []
+    history, best, best_score, step, running, val_seconds = [], None, -1.0, 0, [], 0.0
 
     def validate():
-        nonlocal best, best_score
+        nonlocal best, best_score, val_seconds
+        v0 = time.perf_counter()
         p, mass, loss = score_features(core, val_maps, val_items, packed=config.packed)
+        val_seconds += time.perf_counter() - v0
         aucs = _auc_by_category(val_items, p)
         score = float(np.nanmean(list(aucs.values())))
         history.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": float(np.mean(running)) if running else float("nan"),
                         "val_loss": loss, "val_mass": float(mass.mean()), **{f"val_auc_{c}": a for c, a in aucs.items()}, "val_auc_mean": score,
-                        "seconds": time.perf_counter() - t0})
+                        "seconds": time.perf_counter() - t0, "val_seconds": val_seconds})
         running.clear()
-        if score > best_score: best_score, best = score, (step, {k: {n: v.detach().cpu().clone() for n, v in d.items()} for k, d in core.trainable_state().items()})
+        if score > best_score: best_score, best = score, (step, {k: {n: v.detach().cpu().clone() for n, v in d.items()} for k, d in core.trainable_state().items()}, p)
 
     validate()
     bar = tqdm(total=total, desc=f"VQA {config.encoder} seed {config.seed}", disable=not progress)
@@ -316,7 +319,7 @@ def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: b
             if step % check_every == 0 or step == total: validate()
     bar.close()
     core.load_trainable_state(best[1]); core.eval()
-    return VQATrainResult(core, config, pd.DataFrame(history), best[0], time.perf_counter() - t0)
+    return VQATrainResult(core, config, pd.DataFrame(history), best[0], time.perf_counter() - t0, val_items.assign(p_yes=best[2]))
 
 # %% ../nbs/04_vqa_model.ipynb #a7fbc988
 def checkpoint_run(folder: str | Path) -> Run:

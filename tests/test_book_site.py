@@ -1,4 +1,4 @@
-"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN in a table, a Colab button."
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN in a table, no papermill parameters cell, a Colab button."
 import functools, http.server, re, shutil, threading
 from pathlib import Path
 
@@ -38,7 +38,7 @@ def browser():
 
 @pytest.mark.parametrize("page_file", PAGES)
 def test_page_renders(site_url, browser, page_file):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{site_url}/{page_file}.html", wait_until="load")
     page.wait_for_load_state("networkidle", timeout=15000)
     title = page.locator("main h1").first.inner_text(timeout=5000)
@@ -54,6 +54,7 @@ def test_page_renders(site_url, browser, page_file):
     cells = page.evaluate("""() => Array.from(document.querySelectorAll('main table td, main table th')).map(c => c.innerText.trim())""")
     missing = sorted({c for c in cells if c in ("NaN", "nan", "None", "<NA>")})
     assert not missing, f"{page_file}: table cells read {missing}"
+    assert not re.search(r"# Parameters\s*\nsmoke = ", text), f"{page_file}: papermill's injected-parameters cell is on the page"
     outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
     bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
     assert not bad, f"{page_file}: error output on the page: {bad}"

@@ -366,3 +366,23 @@ def test_four_finding_results_contract(real_data_root):
     for r in summary["runs"]:  # every run the chapter used is committed
         sub = "cnn_four_finding" if r["recipe"].startswith("four") else "cnn"
         assert (ROOT / "models" / "classifier" / sub / f"seed{r['seed']}-{r['key']}.safetensors").is_file(), r
+
+
+def test_token_sweep_matches_its_answers(real_data_root):
+    """results/vqa/token_sweep.csv: one run per image-token count, at the sweep's configuration; each run's validation AUCs recomputed (scikit-learn)
+    from token_sweep_val_answers.csv, which holds every validation question once per count."""
+    from sklearn.metrics import roc_auc_score
+    from cxr_lib.splits import with_patient_split
+    from cxr_lib.vqa_data import CATEGORIES, pneumoniamnist_findings
+    from cxr_lib.vqa_sweep import sweep_config
+    runs = pd.read_csv(ROOT / "results" / "vqa" / "token_sweep.csv", dtype={"key": str})
+    answers = pd.read_csv(ROOT / "results" / "vqa" / "token_sweep_val_answers.csv")
+    assert runs.image_tokens.tolist() == [9, 16, 49]
+    assert runs.key.tolist() == [sweep_config(t, int(f)).key() for t, f in zip(runs.image_tokens, runs.films)]
+    n_questions = int(pneumoniamnist_findings("val", with_patient_split(load_pneumoniamnist(real_data_root)))[list(CATEGORIES)].notna().sum().sum())
+    for run in runs.itertuples():
+        a = answers[answers.image_tokens == run.image_tokens]
+        assert len(a) == n_questions and not a.duplicated(["index", "category"]).any()
+        for c in CATEGORIES:
+            g = a[a.category == c]
+            assert roc_auc_score(g.answer, g.p_yes) == pytest.approx(getattr(run, c), abs=1e-9), (run.image_tokens, c)
