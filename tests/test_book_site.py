@@ -1,4 +1,4 @@
-"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN in a table, no papermill parameters cell, a Colab button."
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN or True/False in a table, no table wider than the text, no papermill parameters cell, a Colab button."
 import functools, http.server, re, shutil, threading
 from pathlib import Path
 
@@ -54,6 +54,11 @@ def test_page_renders(site_url, browser, page_file):
     cells = page.evaluate("""() => Array.from(document.querySelectorAll('main table td, main table th')).map(c => c.innerText.trim())""")
     missing = sorted({c for c in cells if c in ("NaN", "nan", "None", "<NA>")})
     assert not missing, f"{page_file}: table cells read {missing}"
+    booleans = sorted({c for c in cells if c in ("True", "False")})
+    assert not booleans, f"{page_file}: table cells read {booleans}, where the book says yes / no"
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('article table'))
+        .filter(t => t.getBoundingClientRect().width > (document.querySelector('article') || document.querySelector('main')).getBoundingClientRect().width + 2).length""")
+    assert not wide, f"{page_file}: {wide} table(s) wider than the text column"
     assert not re.search(r"# Parameters\s*\nsmoke = ", text), f"{page_file}: papermill's injected-parameters cell is on the page"
     outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
     bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
