@@ -222,8 +222,9 @@ def plot_calibration(ev: Evaluation):
     for ax, p, title, color in zip(axes, (d.prob, d.prob_calibrated, shifted), ("uncalibrated", f"temperature T = {ev.summary['temperature']:.2f} (val)", f"+ EM prior {ls['estimated_test_prevalence']:.3f}"), ("C3", "C0", "C2")):
         plot_reliability(ax, d.label, p, label=title, color=color)
         ax.set_title(f"{ev.name}, test: {title}", fontsize=9)
-    axes[0].text(0.98, 0.03, f"noise floor (perfect model, n = {cal['n_test']}):\nmean ECE {cal['noise_floor_mean']:.3f}, 95th pct {cal['noise_floor_95']:.3f}", ha="right", fontsize=7, transform=axes[0].transAxes)
-    fig.tight_layout(); return fig
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the noise floor goes below the panels, where it covers no bar
+    fig.text(0.5, 0.01, f"noise floor (a perfectly calibrated model, n = {cal['n_test']}): mean ECE {cal['noise_floor_mean']:.3f}, 95th percentile {cal['noise_floor_95']:.3f}", ha="center", fontsize=9)
+    return fig
 
 def failure_gallery(model: Classifier, images: np.ndarray, frame: pd.DataFrame, threshold: float, kind: str = "fn", n: int = 8, notes: dict | None = None, title: str | None = None):
     "The `n` most confident false negatives (`fn`) or false positives (`fp`): image, Grad-CAM overlay, probability and notes."

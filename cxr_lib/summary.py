@@ -107,7 +107,7 @@ def retrieval_rows(summary: dict) -> list[dict]:
     "Image→image P@1/5/10 of the embedding validation chose, and the mean text→image P@10 over the fixed queries."
     best, k = summary["best_embedding"], summary["k"]
     test = summary["embeddings"][best]["test"]
-    rows = [dashboard_row(f"{best}: image→image P@{n}", test[f"precision_at_{n}"], *(_requirement(summary["targets"], f"image→image P@{n}") if n == k else ()),
+    rows = [dashboard_row(f"{best.replace('_', ' ')}: image→image P@{n}", test[f"precision_at_{n}"], *(_requirement(summary["targets"], f"image→image P@{n}") if n == k else ()),
                           anchor=ANCHORS[f"retrieval_precision_at_{n}"]) for n in (1, 5, k)]
     return rows + [dashboard_row(f"text→image P@{k}, mean over the queries", summary["text_to_image"][f"mean_precision_at_{k}"],
                                  *_requirement(summary["targets"], f"text→image P@{k}"), anchor=ANCHORS["retrieval_text"])]
@@ -141,8 +141,9 @@ def dashboard_html(table: pd.DataFrame) -> str:
 
 # %% ../nbs/08_summary.ipynb #07a504fa
 def per_hundred(rate: dict | float) -> str:
-    "A rate as a count out of 100 children; an interval `{value, lo, hi}` as `N (between lo and hi)`."
+    "A rate as a count out of 100 children; an interval `{value, lo, hi}` as `N (between lo and hi)`, or `N (the same in every bootstrap resample)` when it has no width."
     if not isinstance(rate, dict): return f"{round(100 * rate):d}"
+    if rate["lo"] == rate["hi"] == rate["value"]: return f"{round(100 * rate['value']):d} (the same in every bootstrap resample)"
     return f"{round(100 * rate['value']):d} (between {round(100 * rate['lo']):d} and {round(100 * rate['hi']):d})"
 
 def complement(rate: dict) -> dict:
@@ -158,9 +159,11 @@ def versus_random(difference: dict) -> str:
 
 # %% ../nbs/08_summary.ipynb #6940a562
 def runtime_table(runtime: dict, chapters: list[str]) -> pd.DataFrame:
-    "Seconds and minutes of each chapter's last full run, in reading order (NaN: not recorded), then the whole `make book`."
+    "Seconds and minutes of each chapter's last full run, in reading order (NaN: not recorded), their sum, then the last whole `make book`."
     seconds = runtime.get("chapters", {})
-    rows = {c: seconds.get(c) for c in chapters} | {"make book (set-up, every chapter, site build)": runtime.get("make_book_s")}
+    rows = {c: seconds.get(c) for c in chapters}
+    rows |= {"sum of the chapters' last full runs": sum(v for v in rows.values() if v is not None),
+             "last make book (set-up, every chapter, site build)": runtime.get("make_book_s")}
     table = pd.Series(rows, name="seconds", dtype=float).rename_axis("step").to_frame()
     return table.assign(minutes=table.seconds / 60)
 
