@@ -18,7 +18,7 @@ from fastcore.script import call_parse
 from scipy.special import logit
 from tqdm.auto import tqdm
 
-from .core import CXRError, check_args, cli_errors, results_dir, seed_everything, write_json
+from .core import CXRError, check_args, cli_errors, read_json, results_dir, seed_everything, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .calibration import apply_platt, apply_temperature
 from .encoders import normalise_maps
@@ -27,9 +27,9 @@ from .vlm import CompactVLM, checkpoint_run, default_checkpoint, load_vqa
 from .vqa_data import CATEGORIES, clean_question, detect_category, pneumoniamnist_findings, vqa_items
 
 # %% auto #0
-__all__ = ['TINY_CHAT_TEMPLATE', 'ANSWER_COLUMNS', 'BACKENDS', 'CompactBackend', 'answer_logits', 'apply_calibrator', 'Answer',
-           'answer_question', 'HFBackend', 'tiny_llava', 'answer_items', 'answer_split', 'write_answers',
-           'save_map_png', 'cxr_vqa']
+__all__ = ['TINY_CHAT_TEMPLATE', 'ANSWER_COLUMNS', 'BACKENDS', 'CompactBackend', 'answer_logits', 'apply_calibrator',
+           'site_profile_path', 'stored_points', 'Answer', 'answer_question', 'HFBackend', 'tiny_llava', 'answer_items',
+           'answer_split', 'write_answers', 'save_map_png', 'cxr_vqa']
 
 # %% ../nbs/04d_backends.ipynb #02555738
 class CompactBackend:
@@ -66,6 +66,20 @@ def apply_calibrator(entry: dict, p_yes) -> np.ndarray:
     z = answer_logits(p_yes)
     if entry["calibrator"] == "temperature": return apply_temperature(z, entry["temperature"])
     return apply_platt(z, entry["platt"]["a"], entry["platt"]["b"])
+
+def site_profile_path(points_path: str | Path, name: str) -> Path:
+    "Where a site's own operating points (`cxr-calibrate-site --name`) live: beside the committed ones in `points_path`, never over them."
+    points_path = Path(points_path)
+    return points_path.with_name(points_path.name.replace("operating_points.json", f"site-{name}.operating_points.json"))
+
+def stored_points(points_path: str | Path, site: str | None = None) -> dict | None:
+    "The operating points at `points_path` (None when there are none), or with `site` a site profile: a name given to `cxr-calibrate-site`, or its JSON file."
+    path = Path(points_path) if site is None else Path(site) if site.endswith(".json") else site_profile_path(points_path, site)
+    if site is None: return read_json(path) if path.is_file() else None
+    if not path.is_file(): raise CXRError(f"no site profile {site!r} at {path}", "write one with cxr-calibrate-site LABELS.csv --name NAME")
+    points = read_json(path)
+    if not isinstance(points, dict) or "categories" not in points: raise CXRError(f"{path} is not a site profile", "write it again with cxr-calibrate-site")
+    return points
 
 @dataclass
 class Answer:
@@ -250,10 +264,12 @@ def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
             backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model)
             model_id: str = None,  # with --backend hf: hub id or local folder
             threshold: float = None,  # answer yes when p_yes ≥ threshold (default: the checkpoint's stored operating point of the question's category, else 0.5)
+            site: str = None,  # a site profile written by cxr-calibrate-site (its name, or its JSON file): that site's calibrators and thresholds
             root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
     "Answer a yes/no question about a chest X-ray with a probability (calibrated where the checkpoint stores a calibrator), the recognised category, the latency and an optional map."
     check_args(threshold=threshold, choices={"backend": (backend, BACKENDS)})
     if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
+    if site and backend != "compact": raise CXRError("--site profiles calibrate this project's model only", "drop --site, or use --backend compact")
     q = clean_question(question)
     data = None if Path(image).exists() else load_pneumoniamnist(root)
     img = read_image(image, data)  # a bad image fails here, before the model loads
@@ -261,9 +277,9 @@ def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
     points, points_path = None, None
     if backend == "compact":
         run = checkpoint_run(Path(checkpoint) if checkpoint else default_checkpoint())
-        engine = CompactBackend(load_vqa(run.meta.parent)[0], merge_lora=True)
         points_path = run.points_path
-        if points_path.is_file(): points = run.operating_points()
+        points = stored_points(points_path, site)  # a missing site profile fails here, before the model loads
+        engine = CompactBackend(load_vqa(run.meta.parent)[0], merge_lora=True)
     else: engine = HFBackend(model_id)
     load_ms = (time.perf_counter() - t0) * 1000
     t1 = time.perf_counter()
@@ -271,14 +287,14 @@ def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
     read_ms = (time.perf_counter() - t1) * 1000
     ans = answer_question(engine, pixels, q, with_map=bool(map), threshold=threshold, points=points)
     ans.latency_ms += read_ms  # file → answer; drawing the map comes after and is not counted
-    out = {"image": img.source, **ans.to_dict(), "model_load_ms": load_ms, "conversions": img.conversions}
+    out = {"image": img.source, **ans.to_dict(), "model_load_ms": load_ms, "conversions": img.conversions, "site": site}
     if ans.in_scope and ans.operating_point == "default":
         where = f"{points_path} holds none for {ans.category}" if points else f"no {points_path.name} beside the checkpoint" if points_path else f"the {backend} backend stores none"
         out["operating_point_note"] = f"no stored operating point ({where}): answered at p_yes ≥ 0.5, uncalibrated"
     if map: out["map"] = str(save_map_png(map, pixels, ans.localization_map, f"{q} → {ans.answer} (p_yes {ans.p_yes:.3f})"))
     if json: print(_json_dumps(out)); return
     calibrated = f"  calibrated={ans.p_yes_calibrated:.3f}" if ans.p_yes_calibrated is not None else ""
-    rule = f"calibrated ≥ {ans.threshold:.3f}, stored for {ans.category}" if ans.operating_point == "stored" else f"p_yes ≥ {ans.threshold:g}, {ans.operating_point}"
+    rule = f"calibrated ≥ {ans.threshold:.3f}, {'site profile ' + site if site else 'stored'} for {ans.category}" if ans.operating_point == "stored" else f"p_yes ≥ {ans.threshold:g}, {ans.operating_point}"
     print(f"{ans.answer}  p_yes={ans.p_yes:.3f}{calibrated}  ({rule})  category={ans.category or 'none'}  latency={ans.latency_ms:.0f} ms  (yes+no mass {ans.yes_no_mass:.3f}; model load {load_ms / 1000:.1f} s)")
     for note in img.conversions: print(f"note: {note}")
     for key in ("note", "operating_point_note"):

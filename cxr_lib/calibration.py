@@ -21,20 +21,22 @@ __all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'binary_nll', 
            'fit_softmax_temperature', 'apply_softmax_temperature', 'plot_reliability']
 
 # %% ../nbs/02b_calibration.ipynb #2ee15b62
-def reliability_table(y, p, n_bins: int = 15) -> pd.DataFrame:
-    "Per equal-width bin of `p`: its edges, image count, mean predicted probability and observed positive fraction."
+def reliability_table(y, p, n_bins: int = 15, weights=None) -> pd.DataFrame:
+    "Per equal-width bin of `p`: its edges, image count (with `weights`: their total), mean predicted probability and observed positive fraction."
     y, p = check_binary(y, p)
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != p.shape or (w < 0).any(): raise CXRError(f"{w.shape} weights for {p.shape} scores, or a negative weight", "pass one weight ≥ 0 per image")
     edges = np.linspace(0, 1, n_bins + 1)
     idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
-    count = np.bincount(idx, minlength=n_bins)
+    count = np.bincount(idx, weights=w, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = np.bincount(idx, weights=p, minlength=n_bins) / count
-        frac = np.bincount(idx, weights=y, minlength=n_bins) / count
-    return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count, mean_p=mean_p, frac_pos=frac))
+        mean_p = np.bincount(idx, weights=w * p, minlength=n_bins) / count
+        frac = np.bincount(idx, weights=w * y, minlength=n_bins) / count
+    return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count if weights is not None else count.astype(int), mean_p=mean_p, frac_pos=frac))
 
-def ece(y, p, n_bins: int = 15) -> float:
-    "Expected calibration error of P(positive) on `n_bins` equal-width bins."
-    t = reliability_table(y, p, n_bins)
+def ece(y, p, n_bins: int = 15, weights=None) -> float:
+    "Expected calibration error of P(positive) on `n_bins` equal-width bins; with `weights`, each image counts by its weight (the importance-weighted ECE of Park et al., AISTATS 2020)."
+    t = reliability_table(y, p, n_bins, weights)
     used = t["count"] > 0
     return float((t["count"][used] * (t["mean_p"][used] - t["frac_pos"][used]).abs()).sum() / t["count"].sum())
 

@@ -16,7 +16,7 @@ import torch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .backends import CompactBackend, HFBackend
+from .backends import CompactBackend, HFBackend, stored_points
 from .calibration import apply_softmax_temperature
 from .classifier import load_classifier
 from .encoders import four_finding_checkpoints
@@ -26,7 +26,7 @@ from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, hedge,
                                    label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
-from .vlm import VQAConfig, default_checkpoint, load_vqa
+from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
 from .vqa_eval import calibrate, operating_points
 
@@ -302,7 +302,7 @@ def classifier_output(image: np.ndarray) -> tuple[float, float]:
     return float(p[1] + p[2]), float(summary["thresholds"]["pneumonia"])
 
 def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str | Path | None = None, backend: str = "compact",
-                 model_id: str | None = None, max_new_tokens: int = 64) -> dict:
+                 model_id: str | None = None, max_new_tokens: int = 64, site: str | None = None) -> dict:
     "One report for one 28×28 uint8 film by `strategy` on the committed models (or `adapter`, or a Hugging Face `model_id`), read back: its label, subtype, hedging, unsupported findings, the VQA answers and classifier output it was given, and the seconds it took with model loading."
     s = STRATEGIES[strategy]
     report_folder = Path(adapter) if adapter else default_report_adapter()
@@ -310,7 +310,8 @@ def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str |
     t0 = time.perf_counter()
     answers = classifier = thresholds = None
     if "{checklist}" in s.instruction or not s.uses_lm:
-        points = operating_points()  # the VQA run's validation thresholds and calibrators, stored beside its weights
+        # the VQA run's validation thresholds and calibrators, stored beside its weights, or a site's own (cxr-calibrate-site)
+        points = operating_points() if site is None else stored_points(checkpoint_run(default_checkpoint()).points_path, site)
         vqa, _ = load_vqa(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
     if "{classifier}" in s.instruction: classifier = classifier_output(pixels)
     if not s.uses_lm: report = checklist_report(answers, thresholds)
@@ -340,13 +341,15 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
                backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model writes)
                model_id: str = None,  # with --backend hf: hub id or local folder
                max_new_tokens: int = 64,  # longest report, in tokens
+               site: str = None,  # a site profile written by cxr-calibrate-site (its name, or its JSON file) for the VQA answers
                root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
     "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
     check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
     if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
     data = None if Path(image).exists() else load_pneumoniamnist(root)
     pixels = np.array(read_image(image, data).pixels)  # a bad image fails here, before any model loads
-    out = {"image": str(image), **write_report(pixels, strategy, adapter, backend, model_id, max_new_tokens)}
+    if site: stored_points(checkpoint_run(default_checkpoint()).points_path, site)  # a missing profile fails before any model loads
+    out = {"image": str(image), **write_report(pixels, strategy, adapter, backend, model_id, max_new_tokens, site), "site": site}
     if json: print(_json_dumps(out)); return
     print(out["report"])
     print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + out['report_subtype'] + ')' if out['report_subtype'] else ''}{', hedged' if out['hedged'] else ''}; "

@@ -386,3 +386,30 @@ def test_token_sweep_matches_its_answers(real_data_root):
         for c in CATEGORIES:
             g = a[a.category == c]
             assert roc_auc_score(g.answer, g.p_yes) == pytest.approx(getattr(run, c), abs=1e-9), (run.image_tokens, c)
+
+
+def test_site_results_contract():
+    """results/site/curve.csv has the agreed columns, 200 draws per site size, and its n = 0 rows are the committed answers scored
+    by scikit-learn; the threshold-free reading reproduces from the answer files; summary.json has the agreed keys."""
+    import pandas as pd
+    from sklearn.metrics import confusion_matrix, roc_curve
+    curve = pd.read_csv(ROOT / "results" / "site" / "curve.csv")
+    summary = json.loads((ROOT / "results" / "site" / "summary.json").read_text())
+    assert list(curve.columns) == ["model", "category", "n", "draw", "sensitivity", "specificity", "ece", "contradiction"]
+    assert {"estimators", "label_free_choice", "smallest_n", "threshold_free"} <= set(summary) and not summary["smoke"]
+    assert sorted(curve.n.unique()) == [0, 10, 25, 50, 100, 200]
+    draws = curve[curve.n > 0].groupby(["model", "category", "n"]).draw.nunique()
+    assert (draws >= 200).all() and set(curve.model) == {"VQA model", "four-finding ensemble", "Task 1 ensemble"}
+    answers = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv")
+    for c in ("pneumonia", "bacterial", "viral", "normal"):
+        f = answers[answers.category == c]
+        tn, fp, fn, tp = confusion_matrix(f.label, f.p_yes_calibrated >= 0.5).ravel()
+        row = curve[(curve.model == "VQA model") & (curve.category == c) & (curve.n == 0)].iloc[0]
+        assert abs(row.sensitivity - tp / (tp + fn)) < 1e-6 and abs(row.specificity - tn / (tn + fp)) < 1e-6, c
+        fpr, tpr, _ = roc_curve(f.label, f.p_yes_calibrated)
+        tf = summary["threshold_free"]["VQA model"][c]
+        assert abs(tf["sensitivity_at_specificity_0.85"]["value"] - tpr[fpr <= 0.15].max()) < 1e-6, c
+        assert tf["sensitivity_at_specificity_0.85"]["lo"] <= tf["sensitivity_at_specificity_0.85"]["value"] <= tf["sensitivity_at_specificity_0.85"]["hi"]
+    held = curve[curve.n > 0]
+    assert held.sensitivity.between(0, 1).all() and held.ece.between(0, 1).all()
+    assert summary["estimators"]["chosen"] in summary["estimators"]["proxy_mean_absolute_error"]
