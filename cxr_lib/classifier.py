@@ -8,6 +8,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/classifier.html.md"""
 from __future__ import annotations
 import math, time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -26,11 +27,12 @@ from .splits import validation_split_md5, with_patient_split
 from .subtypes import subtype_array
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'MODELS', 'SCHEDULES', 'BALANCES', 'TASKS', 'TRAIN_SPLITS', 'FINDING_CODES', 'ABLATION_EPOCHS',
-           'ABLATIONS', 'to_unit', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit', 'efficientnet_lite0',
-           'ModelSpec', 'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits', 'finding_labels', 'task_split',
-           'task_targets', 'TrainResult', 'train_classifier', 'classifier_run', 'save_classifier', 'load_classifier',
-           'task1_checkpoint', 'task1_operating_point', 'main_runs', 'ablation_runs', 'cxr_train_classifier']
+__all__ = ['AUGMENTATIONS', 'MODELS', 'TASK1_MODELS', 'SCHEDULES', 'BALANCES', 'TASKS', 'TRAIN_SPLITS', 'FILMS', 'FINDING_CODES',
+           'ABLATION_EPOCHS', 'ABLATIONS', 'to_unit', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit',
+           'efficientnet_lite0', 'ModelSpec', 'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits',
+           'finding_labels', 'config_films', 'task_split', 'task_targets', 'TrainResult', 'train_classifier',
+           'classifier_run', 'save_classifier', 'load_classifier', 'task1_checkpoint', 'task1_operating_point',
+           'main_runs', 'ablation_runs', 'cxr_train_classifier']
 
 # %% ../nbs/03_classifier.ipynb #16df0503
 def to_unit(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -88,16 +90,19 @@ AUGMENTATIONS = {"none": None, "xray": Augment(), "xray+hflip": Augment(hflip=Tr
 
 # %% ../nbs/03_classifier.ipynb #f130f6de
 class CompactCNN(nn.Module):
-    "Three stages of two 3×3 conv-BN-ReLU layers (28 → 14 → 7 px), global average pooling, dropout, `num_classes` logits."
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1, num_classes: int = 1):
+    """Three stages of two 3×3 conv-BN-ReLU layers (28 → 14 → 7 px), global average pooling, dropout, `num_classes` logits.
+    `stem_stride > 1` puts a strided patch convolution in front, so a 64- or 128-px film costs about what a 28-px one does."""
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1, num_classes: int = 1, stem_stride: int = 1):
         super().__init__()
-        layers, c = [], in_chans
+        self.stem = nn.Identity() if stem_stride == 1 else nn.Sequential(
+            nn.Conv2d(in_chans, widths[0], stem_stride, stride=stem_stride, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        layers, c = [], in_chans if stem_stride == 1 else widths[0]
         for i, w in enumerate(widths):
             if i: layers.append(nn.MaxPool2d(2))
             for _ in range(2): layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]; c = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
-    def forward(self, x): return self.head(self.features(x))
+    def forward(self, x): return self.head(self.features(self.stem(x)))
 
 def small_vit(num_classes: int = 1, **kw) -> nn.Module:
     "A ViT for 28×28 grey images: 4×4 patches (7×7 tokens), width 128, depth 6, 4 heads, mean-pooled."
@@ -133,9 +138,13 @@ class ModelSpec:
 
 MODELS = {
     "cnn": ModelSpec(CompactCNN, 28, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 28×28"),
+    "cnn_64px": ModelSpec(partial(CompactCNN, stem_stride=2), 64, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 64×64, stride-2 stem"),
+    "cnn_128px": ModelSpec(partial(CompactCNN, stem_stride=4), 128, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 128×128, stride-4 stem"),
     "vit": ModelSpec(small_vit, 28, False, 20, 1e-3, 128, "backbone.blocks.5.norm1", "ViT, 4×4 patches, width 128, depth 6"),
     "efficientnet_lite0": ModelSpec(efficientnet_lite0, 64, True, 8, 1e-3, 64, "backbone.blocks.4", "ImageNet EfficientNet-Lite0 at 64 px", pretrained=True),
 }
+
+TASK1_MODELS = ("cnn", "vit", "efficientnet_lite0")  # the Task-1 comparison; the strided CNNs serve the resolution chapter
 
 class Classifier(nn.Module):
     """Standardise → resize → (grey → RGB) → backbone → one logit (P(pneumonia)) or, with `num_classes=3`, the normal / bacterial /
@@ -173,7 +182,8 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 BALANCES = ("loss", "sampler", "none")
 TASKS = {"pneumonia": ("pneumonia",), "four_finding": ("normal", "bacterial", "viral")}  # the outputs; four_finding's pneumonia = bacterial + viral
 TRAIN_SPLITS = ("official", "patient")  # official train/val, or train/val redrawn by patient (`cxr_lib.splits`)
-_NEW_FIELDS = {"task": "pneumonia", "split": "official", "mixup": 0.0}  # left out of the key at these values: older runs keep their names
+FILMS = ("official", "rebuilt", "medmnist_plus")  # the 28-px file (resized by the model), or films at the model's input size cut from the Kermany source or downloaded from MedMNIST+ (`cxr_lib.sizes`)
+_NEW_FIELDS = {"task": "pneumonia", "split": "official", "mixup": 0.0, "films": "official"}  # left out of the key at these values: older runs keep their names
 
 @dataclass
 class TrainConfig:
@@ -191,13 +201,14 @@ class TrainConfig:
     task: str = "pneumonia"  # see TASKS
     split: str = "official"  # see TRAIN_SPLITS
     mixup: float = 0.0  # Beta(α, α) mixup of images and targets; 0 = off
+    films: str = "official"  # see FILMS
     seed: int = 0
     limit: int = 0  # train on the first `limit` images only (smoke runs); 0 = all
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODELS: raise CXRError(f"unknown model {self.model!r}", f"choose one of {', '.join(MODELS)}")
         for key, allowed in (("schedule", SCHEDULES), ("augment", tuple(AUGMENTATIONS)), ("balance", BALANCES), ("normalise", ("image", "dataset")),
-                             ("task", tuple(TASKS)), ("split", TRAIN_SPLITS)):
+                             ("task", tuple(TASKS)), ("split", TRAIN_SPLITS), ("films", FILMS)):
             if getattr(self, key) not in allowed: raise CXRError(f"unknown {key} {getattr(self, key)!r}", f"choose one of {', '.join(allowed)}")
         spec = MODELS[self.model]
         return replace(self, epochs=self.epochs or spec.epochs, lr=self.lr or spec.lr, batch_size=self.batch_size or spec.batch_size)
@@ -223,9 +234,15 @@ def finding_labels(keys) -> np.ndarray:
     table = {s: subtype_array(s) for s in {s for s, _ in keys}}
     return np.array([FINDING_CODES.get(table[s][i], -1) for s, i in keys], dtype=np.int64)
 
+def config_films(config: TrainConfig, root: str | Path | None = None) -> PneumoniaMNIST:
+    "The films a config names: the official 28-px file, or films at the model's input size (`cxr_lib.sizes.sized_films`)."
+    if config.films == "official": return load_pneumoniamnist(root)
+    from .sizes import sized_films  # here, not at the top: sizes builds on the subtype table, which imports this module's neighbours
+    return sized_films(MODELS[config.model].input_size, config.films, root)
+
 def task_split(config: TrainConfig, data: PneumoniaMNIST | None = None) -> PneumoniaMNIST:
     "The data a config trains and selects on: the official splits, or train/val redrawn by patient when `config.split == 'patient'`."
-    data = data or load_pneumoniamnist()
+    if data is None: data = config_films(config)
     if config.split == "patient" and not data.sources: return with_patient_split(data)
     return data
 
@@ -367,7 +384,7 @@ ABLATIONS = {
     "no class balancing": dict(balance="none"),
 }
 
-def main_runs(seeds=(0, 1, 2), models=tuple(MODELS), limit: int = 0, epochs: int | None = None) -> list[TrainConfig]:
+def main_runs(seeds=(0, 1, 2), models=TASK1_MODELS, limit: int = 0, epochs: int | None = None) -> list[TrainConfig]:
     "The main comparison: each model at its defaults, seed-major so that every model has a first seed early."
     return [TrainConfig(model=m, seed=s, limit=limit, epochs=epochs) for s in seeds for m in models]
 
@@ -378,7 +395,7 @@ def ablation_runs(limit: int = 0, epochs: int = ABLATION_EPOCHS) -> dict[str, Tr
 # %% ../nbs/03_classifier.ipynb #c2335edd
 @call_parse
 @cli_errors
-def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, vit or efficientnet_lite0
+def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, cnn_64px, cnn_128px, vit or efficientnet_lite0
                          epochs: int = None,  # epochs (default: the model's, see MODELS)
                          lr: float = None,  # peak learning rate (default: the model's)
                          batch_size: int = None,  # batch size (default: the model's)
@@ -391,6 +408,7 @@ def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, vit or effici
                          task: str = "pneumonia",  # pneumonia (one logit) or four_finding (normal / bacterial / viral)
                          split: str = "official",  # official train/val, or patient (train/val redrawn by patient)
                          mixup: float = 0.0,  # mixup α (0 = off)
+                         films: str = "official",  # official (28 px), rebuilt (cut from the Kermany source at the model's size) or medmnist_plus (online)
                          seed: int = 0,  # random seed (weights, batches, augmentation)
                          limit: int = 0,  # train on the first N training images only (0 = all)
                          out_dir: str = None,  # checkpoint folder (default: models/classifier)
@@ -400,11 +418,11 @@ def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, vit or effici
     check_args(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, label_smoothing=label_smoothing, mixup=mixup, seed=seed, limit=limit,
                choices={"model": (model, MODELS), "schedule": (schedule, SCHEDULES), "augment": (augment, AUGMENTATIONS),
                         "balance": (balance, BALANCES), "normalise": (normalise, ("image", "dataset")),
-                        "task": (task, TASKS), "split": (split, TRAIN_SPLITS)})
+                        "task": (task, TASKS), "split": (split, TRAIN_SPLITS), "films": (films, FILMS)})
     cfg = TrainConfig(model=model, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule, augment=augment,
-                      balance=balance, normalise=normalise, label_smoothing=label_smoothing, task=task, split=split, mixup=mixup, seed=seed, limit=limit)
+                      balance=balance, normalise=normalise, label_smoothing=label_smoothing, task=task, split=split, mixup=mixup, films=films, seed=seed, limit=limit)
     run = classifier_run(cfg, out_dir)
-    _, meta = train_or_load(run, train=lambda: train_classifier(cfg, load_pneumoniamnist(root)).stored(),
+    _, meta = train_or_load(run, train=lambda: train_classifier(cfg, config_films(cfg, root)).stored(),
                             load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
     auc = pd.DataFrame(meta["history"]).set_index("epoch").loc[meta["best_epoch"], "val_auc"]
     print(f"{run.weights['model']}: epoch {meta['best_epoch']}/{cfg.resolved().epochs} kept, validation ROC AUC {auc:.4f}, trained in {meta['train_seconds']:.0f} s")

@@ -17,7 +17,7 @@ from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
 from .calibration import apply_temperature, binary_nll, ece, ece_with_ci, fit_temperature, perfect_calibration_ece
-from .classifier import MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit, train_classifier
+from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit, train_classifier
 from .core import CXRError, check_args, cli_errors, read_json, results_dir, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .metrics import adjust_prior, binary_metrics, bootstrap_metrics, em_prior, threshold_for_sensitivity
@@ -264,7 +264,7 @@ def _split_list(text: str, kind=str) -> list:
 
 @call_parse
 @cli_errors
-def cxr_eval_classifier(models: str = ",".join(MODELS),  # comma-separated registry models
+def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated Task-1 models
                         seeds: str = "0,1,2",  # comma-separated seeds; the first is the reported run
                         checkpoints: str = None,  # comma-separated .safetensors paths instead of --models/--seeds
                         ckpt_dir: str = None,  # where --models/--seeds checkpoints live (default: models/classifier)
@@ -276,7 +276,7 @@ def cxr_eval_classifier(models: str = ",".join(MODELS),  # comma-separated regis
     names = _split_list(models)
     try: seed_list = _split_list(seeds, int)
     except ValueError: raise CXRError(f"--seeds {seeds!r} should be comma-separated integers", "e.g. --seeds 0,1,2") from None
-    check_args(n_boot=n_boot, choices={"models": (names, MODELS)})
+    check_args(n_boot=n_boot, choices={"models": (names, TASK1_MODELS)})
     check_args(seeds=seed_list)
     if checkpoints:
         paths = [Path(p) for p in _split_list(checkpoints)]

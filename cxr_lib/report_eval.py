@@ -6,21 +6,22 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/report_eval.html.md"""
 
 # %% ../nbs/06b_report_eval.ipynb #94d7522f
 from __future__ import annotations
-import json, time
+import json, math, time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import CXRError, results_dir, write_json
+from .core import CXRError, read_json, result_file, results_dir, write_json
 from .metrics import bootstrap, check_binary
-from .report_labels import SUBTYPE_NAMES, UNSUPPORTED, ReportLabel, checklist_report, label_text, unsupported_findings
+from .report_labels import (CONTRADICTIONS, SUBTYPE_NAMES, UNSUPPORTED, ReportLabel, checklist_report, contradictions, is_faithful, label_text,
+                                   unsupported_findings)
 from .reports import STRATEGIES, Decoding, checklist_text, generate_reports, instruction_for
 from .vqa_data import CATEGORIES
 
 # %% auto #0
 __all__ = ['TARGETS', 'AGREEMENT', 'REPORT_COLUMNS', 'SAMPLE_GROUPS', 'cohen_kappa', 'report_labels', 'agreement', 'diversity',
-           'write_reports', 'subtype_scores', 'strategy_scores', 'choose_strategy', 'draw_samples',
+           'stored_texts', 'write_reports', 'subtype_scores', 'strategy_scores', 'choose_strategy', 'draw_samples',
            'write_report_results']
 
 # %% ../nbs/06b_report_eval.ipynb #a1f72812
@@ -62,28 +63,53 @@ def diversity(reports: list[str]) -> dict:
 # %% ../nbs/06b_report_eval.ipynb #22d39eee
 REPORT_COLUMNS = ("index", "strategy", "prompt", "report", "label", "report_label", "classifier_prob")
 
+def stored_texts(split: str, adapter_name: str, max_new_tokens: int) -> dict:
+    """The reports an earlier run of the report chapter wrote for `split`, keyed by (adapter, repetition penalty, film, prompt), when that
+    run used the same report adapter and token budget; greedy decoding writes the same text again, so these need not be regenerated.
+    Empty when no such run is stored."""
+    summary_path, lines = result_file("reports", "summary.json"), result_file("reports", f"{split}_reports.jsonl")
+    if not (summary_path.exists() and lines.exists()): return {}
+    summary = read_json(summary_path)
+    if summary.get("adapter", {}).get("name") != adapter_name or summary.get("decoding", {}).get("max_new_tokens") != max_new_tokens: return {}
+    penalties = summary["decoding"]["repetition_penalty"]
+    rows = [json.loads(l) for l in open(lines)]
+    return {(STRATEGIES[r["strategy"]].adapter, penalties[r["strategy"]], r["index"], r["prompt"]): r["report"]
+            for r in rows if r["strategy"] in STRATEGIES and STRATEGIES[r["strategy"]].uses_lm and not STRATEGIES[r["strategy"]].checked}  # a checked report may be the template's
+
 def write_reports(models: dict, fmap: torch.Tensor, frame: pd.DataFrame, thresholds: dict, strategies=tuple(STRATEGIES),
-                  max_new_tokens: int = 64, batch_size: int = 32, progress: bool = True) -> pd.DataFrame:
-    "Every image of `frame` (see `report_inputs`; `fmap` in the same order) × strategy: the prompt, the report and what it is read as."
-    out = []
+                  max_new_tokens: int = 64, batch_size: int = 32, progress: bool = True, stored: dict | None = None) -> pd.DataFrame:
+    """Every image of `frame` (see `report_inputs`; `fmap` in the same order) × strategy: the prompt, the report, what it is read as,
+    and, for a strategy given the answers, how it contradicts them. A checked strategy reuses its unchecked twin's generations, and every
+    strategy reuses `stored` texts (see `stored_texts`) when they cover all its films."""
+    out, written = [], {}  # (adapter, prompts, penalty) → (reports, seconds): a checked strategy writes nothing twice
+    answers = frame[list(CATEGORIES)].to_dict("records")
+    classifier = list(zip(frame.classifier_prob, frame.classifier_threshold))
     for name in strategies:
         s = STRATEGIES[name]
-        answers = frame[list(CATEGORIES)].to_dict("records")
-        classifier = list(zip(frame.classifier_prob, frame.classifier_threshold))
         t0 = time.perf_counter()
         if s.uses_lm:
             prompts = [instruction_for(s, a, thresholds, c) for a, c in zip(answers, classifier)]
-            reports = generate_reports(models[s.adapter], fmap, prompts, Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty),
-                                       batch_size, progress, desc=name)
+            key = (s.adapter, tuple(prompts), s.repetition_penalty)
+            earlier = [(stored or {}).get((s.adapter, s.repetition_penalty, int(i), p)) for i, p in zip(frame.index, prompts)]
+            if key not in written and all(t is not None for t in earlier): written[key] = (earlier, float("nan"))  # not timed: not written here
+            if key not in written:
+                texts = generate_reports(models[s.adapter], fmap, prompts, Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty),
+                                         batch_size, progress, desc=name)
+                written[key] = (texts, time.perf_counter() - t0)
+            reports, generation_s = written[key]
         else:
             prompts = [checklist_text(a, thresholds) for a in answers]
-            reports = [checklist_report(a, thresholds) for a in answers]
-        seconds = time.perf_counter() - t0
+            reports, generation_s = [checklist_report(a, thresholds) for a in answers], 0.0
+        replaced = [s.checked and not is_faithful(r, a, thresholds) for r, a in zip(reports, answers)]
+        reports = [checklist_report(a, thresholds) if swap else r for r, a, swap in zip(reports, answers, replaced)]
+        seconds = generation_s if math.isnan(generation_s) else max(generation_s, time.perf_counter() - t0)
         read = [label_text(r) for r in reports]
         out.append(pd.DataFrame({"index": frame.index, "strategy": name, "prompt": prompts, "report": reports, "label": frame.label.to_numpy(),
                                  "report_label": [l.pneumonia for l in read], "classifier_prob": frame.classifier_prob.to_numpy(),
                                  "subtype": frame.subtype.to_numpy(), "report_subtype": [l.subtype for l in read], "hedged": [l.hedged for l in read],
                                  "unsupported": [unsupported_findings(r) for r in reports],
+                                 "contradictions": [contradictions(r, a, thresholds) if s.reads_answers else None for r, a in zip(reports, answers)],
+                                 "replaced_by_template": replaced,
                                  "classifier_says": (frame.classifier_prob >= frame.classifier_threshold).astype(int).to_numpy(),
                                  "checklist_says": (frame.pneumonia >= thresholds["pneumonia"]).astype(int).to_numpy(),
                                  "ms_per_report": seconds * 1000 / len(frame)}))
@@ -97,13 +123,27 @@ def subtype_scores(frame: pd.DataFrame) -> dict:
     return {"n_pneumonia_reports": int(len(called)), "named_share": float(len(named) / len(called)) if len(called) else float("nan"),
             "n_named": int(len(named)), "named_correct": float((named.subtype.map(SUBTYPE_NAMES) == named.report_subtype).mean()) if len(named) else float("nan")}
 
-def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
-    "Every measure of one strategy's reports on one split."
+def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0, control: pd.DataFrame | None = None) -> dict:
+    """Every measure of one strategy's reports on one split. A report hallucinates when it asserts an unsupported finding or, if it
+    was given the answers, contradicts them. With `control` (another strategy's reports of the same films, in the same order): the
+    paired bootstrap gain in accuracy over it."""
     y, reported = frame.label.to_numpy(int), frame.report_label.fillna(-1).to_numpy(int)
-    flagged = frame.unsupported.map(bool).to_numpy(float)
+    unsupported = frame.unsupported.map(bool).to_numpy(float)
+    given = frame.contradictions.notna().to_numpy()
+    contradicting = np.array([bool(c) if g else False for c, g in zip(frame.contradictions, given)], float)
+    rate = lambda h: bootstrap(lambda _, v: float(v.mean()), y, h, n_boot=n_boot, seed=seed)
     kinds = pd.Series([k for ks in frame.unsupported for k in ks], dtype=object).value_counts()
+    said = pd.Series([k for ks, g in zip(frame.contradictions, given) if g for k in ks], dtype=object).value_counts()
+    gain = None
+    if control is not None:
+        if list(control["index"]) != list(frame["index"]): raise CXRError("the control's films differ from the strategy's", "score two strategies on the same films, in the same order")
+        other = control.report_label.fillna(-1).to_numpy(int)
+        gain = bootstrap(lambda yy, a, b: float(np.mean(a == yy) - np.mean(b == yy)), y, reported, other, n_boot=n_boot, seed=seed)
     return {"n": int(len(frame)), **agreement(y, reported, n_boot, seed),
-            "hallucination_rate": bootstrap(lambda _, h: float(h.mean()), y, flagged, n_boot=n_boot, seed=seed),
+            "hallucination_rate": rate(np.maximum(unsupported, contradicting)), "unsupported_rate": rate(unsupported),
+            "contradiction_rate": rate(contradicting) if given.any() else None,
+            "contradictions_by_kind": {k: float(said.get(k, 0) / len(frame)) for k in CONTRADICTIONS} if given.any() else None,
+            "replaced_by_template": float(frame.replaced_by_template.mean()), "accuracy_gain_over_control": gain,
             "unsupported_by_kind": {k: float(kinds.get(k, 0) / len(frame)) for k in UNSUPPORTED},
             "unlabelled_rate": float((reported == -1).mean()), "hedged_rate": float(frame.hedged.mean()),
             **diversity(frame.report.tolist()),
@@ -111,10 +151,15 @@ def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> d
             "follows_checklist": float((reported == frame.checklist_says.to_numpy(int)).mean()),
             "subtype": subtype_scores(frame), "ms_per_report": float(frame.ms_per_report.iloc[0])}
 
-def choose_strategy(val_scores: dict) -> str:
-    "The language-model strategy with the highest validation accuracy (ties: fewer hallucinations)."
-    eligible = [s for s in val_scores if STRATEGIES[s].uses_lm]
-    return max(eligible, key=lambda s: (round(val_scores[s]["accuracy"]["value"], 12), -val_scores[s]["hallucination_rate"]["value"]))
+def choose_strategy(val_scores: dict, control: str = "template", max_hallucination: float = TARGETS["hallucination_rate"]) -> str:
+    """Faithfulness first: among the language-model strategies whose validation hallucination rate is within `max_hallucination`, the most
+    accurate (ties: fewer hallucinations), and only if its paired accuracy gain over the `control` is above zero across its whole interval.
+    Otherwise the control is the writer."""
+    eligible = [s for s in val_scores if STRATEGIES[s].uses_lm and val_scores[s]["hallucination_rate"]["value"] <= max_hallucination]
+    if not eligible: return control
+    best = max(eligible, key=lambda s: (round(val_scores[s]["accuracy"]["value"], 12), -val_scores[s]["hallucination_rate"]["value"]))
+    gain = val_scores[best]["accuracy_gain_over_control"]
+    return best if gain is not None and gain["lo"] > 0 else control
 
 # %% ../nbs/06b_report_eval.ipynb #7b6d1391
 SAMPLE_GROUPS = {"normal": lambda f: f.label == 0, "bacterial": lambda f: f.subtype == "bacteria", "viral": lambda f: f.subtype == "virus",
@@ -134,11 +179,13 @@ def write_report_results(reports: dict[str, pd.DataFrame], summary: dict, out_di
     "Write `{split}_reports.jsonl` and `summary.json` under `results/reports/`."
     out = Path(out_dir) if out_dir else results_dir("reports")
     out.mkdir(parents=True, exist_ok=True)
-    extra = ["subtype", "report_subtype", "hedged", "unsupported", "classifier_says", "checklist_says"]
+    extra = ["subtype", "report_subtype", "hedged", "unsupported", "contradictions", "replaced_by_template", "classifier_says", "checklist_says"]
+    flags = ("hedged", "replaced_by_template")
     for split, frame in reports.items():
         rows = frame[list(REPORT_COLUMNS) + extra].astype(object).where(frame[list(REPORT_COLUMNS) + extra].notna(), None)
         with open(out / f"{split}_reports.jsonl", "w") as f:
             for r in rows.to_dict("records"):
-                r = {k: (int(v) if isinstance(v, (np.integer, bool, np.bool_)) and k != "hedged" else bool(v) if k == "hedged" else v) for k, v in r.items()}
-                f.write(json.dumps(r | {"classifier_prob": round(float(r["classifier_prob"]), 6)}) + "\n")
+                r = {k: (bool(v) if k in flags else int(v) if isinstance(v, (np.integer, bool, np.bool_)) else v) for k, v in r.items()}
+                r = {k: v for k, v in r.items() if v is not None or k in REPORT_COLUMNS}  # an absent extra reads back as missing; the file stays under 2 MiB
+                f.write(json.dumps(r | {"classifier_prob": round(float(r["classifier_prob"]), 6)}, separators=(",", ":")) + "\n")
     return write_json(summary, out / "summary.json")

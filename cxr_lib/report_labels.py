@@ -14,9 +14,10 @@ from .core import CXRError
 # %% auto #0
 __all__ = ['LEVELS', 'CERTAIN_FROM', 'LIKELY_FROM', 'UNLIKELY_FROM', 'FINDINGS', 'IMPRESSION', 'SUBTYPE_HEDGE', 'SUBTYPE_NAMES',
            'PNEUMONIA_TERMS', 'NORMAL_TERMS', 'SUBTYPE_TERMS', 'HEDGED_NEGATION', 'NEGATION_BEFORE', 'NEGATION_AFTER',
-           'HEDGES_BEFORE', 'HEDGES_AFTER', 'UNDECIDED_SUBTYPE', 'UNSUPPORTED', 'hedge', 'is_positive', 'render_report',
-           'subtype_lean', 'checklist_report', 'label_report', 'clauses', 'mention_polarity', 'mentions', 'ReportLabel',
-           'impression_or_all', 'label_text', 'unsupported_findings']
+           'HEDGES_BEFORE', 'HEDGES_AFTER', 'UNDECIDED_SUBTYPE', 'UNSUPPORTED', 'CONTRADICTIONS', 'hedge',
+           'is_positive', 'render_report', 'subtype_lean', 'checklist_report', 'label_report', 'clauses',
+           'mention_polarity', 'mentions', 'ReportLabel', 'impression_or_all', 'label_text', 'unsupported_findings',
+           'stated_subtype_level', 'contradictions', 'is_faithful']
 
 # %% ../nbs/06a_report_labels.ipynb #c3c946ea
 LEVELS = ("certain", "likely", "possible", "unlikely", "absent")
@@ -131,3 +132,32 @@ UNSUPPORTED = {
 def unsupported_findings(text: str) -> list[str]:
     "The kinds of unsupported finding a report asserts or hedges."
     return [kind for kind, pattern in UNSUPPORTED.items() if any(p != "negated" for p in mentions(text, pattern))]
+
+# %% ../nbs/06a_report_labels.ipynb #49c6aefa
+CONTRADICTIONS = ("pneumonia call against its answer", "subtype its answers do not support", "certainty beyond the probability")
+_STATED_SUBTYPE = r"\b(bacterial|viral) cause is (certain|likely|possible)\b|\bpneumonia, (likely |possibly )?(bacterial|viral)\b"
+
+def stated_subtype_level(text: str) -> tuple[str, str] | None:
+    "(subtype, level) as the grammar's words state them ('A viral cause is likely', 'Pneumonia, possibly viral'), or None."
+    m = re.search(_STATED_SUBTYPE, str(text).lower())
+    if not m: return None
+    if m.group(1): return m.group(1), m.group(2)
+    return m.group(4), {"likely ": "likely", "possibly ": "possible", None: "certain"}[m.group(3)]
+
+def contradictions(text: str, answers: dict, thresholds: dict) -> list[str]:
+    "The ways `text` contradicts the four calibrated `answers` it was written from, at the operating `thresholds` (see `CONTRADICTIONS`)."
+    read, level = label_text(text), hedge(answers["pneumonia"], thresholds["pneumonia"])
+    out = []
+    if read.pneumonia is not None and read.pneumonia != int(is_positive(level)): out.append(CONTRADICTIONS[0])
+    if read.pneumonia == 1 and read.subtype is not None:
+        lean, lean_level = subtype_lean(answers, thresholds)
+        if read.subtype != lean or not is_positive(lean_level): out.append(CONTRADICTIONS[1])
+    stated = stated_subtype_level(text) if read.pneumonia == 1 else None
+    beyond_pneumonia = read.pneumonia == 1 and is_positive(level) and not read.hedged and level != "certain"
+    beyond_subtype = stated is not None and LEVELS.index(stated[1]) < LEVELS.index(hedge(answers[stated[0]], thresholds[stated[0]]))
+    if beyond_pneumonia or beyond_subtype: out.append(CONTRADICTIONS[2])
+    return out
+
+def is_faithful(text: str, answers: dict, thresholds: dict) -> bool:
+    "Whether a report states a conclusion, contradicts none of its answers and asserts no unsupported finding."
+    return label_text(text).pneumonia is not None and not contradictions(text, answers, thresholds) and not unsupported_findings(text)

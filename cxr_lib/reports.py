@@ -1,4 +1,4 @@
-"""The project's vision-language model writes a short Findings/Impression report for each chest X-ray. Five ways of asking are compared on the same images, every report is read back by a negation-aware rule labeler, and agreement with the ground truth and with the four-finding classifier, the share of reports that assert findings nothing here can support, and how varied the reports are, are measured on **every** test image. The strategy reported as best is chosen on validation.
+"""The project's vision-language model writes a short Findings/Impression report for each chest X-ray. Six ways of asking are compared on the same images, one of them a fixed grammar with no language model. Every report is read back by a negation-aware rule labeler, and agreement with the ground truth and with the four-finding classifier, the share of reports that contradict the answers they were given or assert findings nothing here can support, and how varied the reports are, are measured on **every** test image. The strategy reported as best is chosen on validation, faithfulness first, and a language-model writer only if it beats the grammar beyond noise.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/report_generation.html.md"""
 
@@ -23,8 +23,8 @@ from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits
 from .core import CXRError, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
-from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, hedge,
-                                   label_report, label_text, unsupported_findings)
+from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, contradictions,
+                                   hedge, is_faithful, label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
 from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
@@ -35,7 +35,7 @@ __all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLASSIFIER_FILES', 'Strat
            'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig', 'synthetic_checklist',
            'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_run', 'load_report_model',
            'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching', 'hf_reports', 'calibrated_answers',
-           'classifier_output', 'write_report', 'cxr_report']
+           'classifier_output', 'chosen_strategy', 'write_report', 'cxr_report']
 
 # %% ../nbs/06_report_generation.ipynb #5da39443
 @dataclass(frozen=True)
@@ -46,9 +46,12 @@ class Strategy:
     instruction: str
     adapter: str | None  # 'vqa': the VQA model as trained; 'report': the adapter taught the format; None: no language model
     repetition_penalty: float = 1.0
+    checked: bool = False  # a report the labeler finds unfaithful to its answers is replaced by the template's
 
     @property
     def uses_lm(self) -> bool: return self.adapter is not None
+    @property
+    def reads_answers(self) -> bool: return "{checklist}" in self.instruction or not self.uses_lm
 
 STRATEGIES = {s.name: s for s in (
     Strategy("free", "free prompt to the VQA model as trained", "Describe this chest X-ray.", "vqa", 1.2),
@@ -57,6 +60,8 @@ STRATEGIES = {s.name: s for s in (
              "Answers to four questions about this X-ray: {checklist}. Write the report from these answers.", "report"),
     Strategy("checklist_classifier", "checklist plus the four-finding classifier's decision (anchoring)",
              "Answers to four questions about this X-ray: {checklist}. {classifier} Write the report from these answers.", "report"),
+    Strategy("checklist_checked", "checklist, with every report the labeler finds unfaithful to its answers replaced by the template's",
+             "Answers to four questions about this X-ray: {checklist}. Write the report from these answers.", "report", checked=True),
     Strategy("template", "control: the checklist put into words by the fixed grammar, no language model", "", None),
 )}
 
@@ -301,9 +306,17 @@ def classifier_output(image: np.ndarray) -> tuple[float, float]:
     p = apply_softmax_temperature(ensemble_logits(models, image[None]), summary["calibration"]["temperature_val"])[0]
     return float(p[1] + p[2]), float(summary["thresholds"]["pneumonia"])
 
-def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str | Path | None = None, backend: str = "compact",
+def chosen_strategy() -> str:
+    "The strategy the report chapter chose on validation (its result file: this run's, else the committed one); the template when none is written."
+    path = result_file("reports", "summary.json")
+    return read_json(path)["best_strategy"] if path.exists() else "template"
+
+def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str | Path | None = None, backend: str = "compact",
                  model_id: str | None = None, max_new_tokens: int = 64, site: str | None = None) -> dict:
-    "One report for one 28×28 uint8 film by `strategy` on the committed models (or `adapter`, or a Hugging Face `model_id`), read back: its label, subtype, hedging, unsupported findings, the VQA answers and classifier output it was given, and the seconds it took with model loading."
+    """One report for one 28×28 uint8 film by `strategy` (default: the one chosen on validation) on the committed models (or `adapter`, or a
+    Hugging Face `model_id`), read back: its label, subtype, hedging, unsupported findings, how it contradicts the answers it was given,
+    the VQA answers and classifier output, and the seconds it took with model loading."""
+    strategy = strategy or chosen_strategy()
     s = STRATEGIES[strategy]
     report_folder = Path(adapter) if adapter else default_report_adapter()
     if s.adapter == "report" and backend == "compact" and not _adapter_run(report_folder).exists(): raise CXRError(f"no report adapter in {report_folder}", REPORT_FIX)
@@ -323,10 +336,14 @@ def write_report(pixels: np.ndarray, strategy: str = "checklist", adapter: str |
             writer = load_report_model(report_folder)[0] if s.adapter == "report" else load_vqa(default_checkpoint())[0]
             writer.lm.merge_adapter()
             report = generate_reports(writer, writer.features(pixels[None]), [text], decoding, batch_size=1, progress=False)[0]
+    replaced = s.checked and not is_faithful(report, answers, thresholds)
+    if replaced: report = checklist_report(answers, thresholds)
     read = label_text(report)
     return {"strategy": strategy, "backend": backend, "report": report,
             "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
-            "unsupported_findings": unsupported_findings(report), "vqa_answers": answers,
+            "unsupported_findings": unsupported_findings(report),
+            "contradictions": contradictions(report, answers, thresholds) if s.reads_answers else None, "replaced_by_template": replaced,
+            "vqa_answers": answers,
             "classifier": None if classifier is None else {"model": "four-finding CNN ensemble", "probability": classifier[0], "threshold": classifier[1]},
             "seconds": time.perf_counter() - t0}
 
@@ -335,7 +352,7 @@ _json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the mo
 @call_parse
 @cli_errors
 def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
-               strategy: str = "checklist",  # one of: free, structured, checklist, checklist_classifier, template
+               strategy: str = None,  # free, structured, checklist, checklist_classifier, checklist_checked or template (default: the one chosen on validation)
                json: bool = False,  # print one JSON object instead of text
                adapter: str = None,  # report adapter folder (default: the committed default run)
                backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model writes)
@@ -344,6 +361,7 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
                site: str = None,  # a site profile written by cxr-calibrate-site (its name, or its JSON file) for the VQA answers
                root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
     "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
+    strategy = strategy or chosen_strategy()
     check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
     if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
     data = None if Path(image).exists() else load_pneumoniamnist(root)
@@ -353,4 +371,7 @@ def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
     if json: print(_json_dumps(out)); return
     print(out["report"])
     print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + out['report_subtype'] + ')' if out['report_subtype'] else ''}{', hedged' if out['hedged'] else ''}; "
-          f"unsupported findings: {', '.join(out['unsupported_findings']) or 'none'}; {strategy} on {backend}, {out['seconds']:.1f} s including model loading")
+          f"unsupported findings: {', '.join(out['unsupported_findings']) or 'none'}; "
+          + ("" if out["contradictions"] is None else f"contradicts its answers: {', '.join(out['contradictions']) or 'no'}; ")
+          + ("the language model's report was replaced by the template's; " if out["replaced_by_template"] else "")
+          + f"{strategy} on {backend}, {out['seconds']:.1f} s including model loading")

@@ -21,9 +21,9 @@ from .data import SPLITS, PneumoniaMNIST, data_root, load_pneumoniamnist, standa
 
 # %% auto #0
 __all__ = ['SUBTYPES', 'KERMANY_TAR', 'GROUPS', 'LUNG_NPZ', 'parse_source_name', 'SourceImages', 'read_kermany', 'MatchConfig',
-           'centre_crops', 'crop_bank', 'score_matrix', 'assign', 'synthetic_sources', 'match_pneumoniamnist',
-           'subtypes_csv', 'load_subtypes', 'subtype_array', 'shared_patients', 'LungAtlas', 'load_lung_atlas',
-           'lung_prior', 'dice']
+           'crop_boxes', 'centre_crops', 'crop_bank', 'score_matrix', 'assign', 'synthetic_sources',
+           'match_pneumoniamnist', 'subtypes_csv', 'load_subtypes', 'subtype_array', 'shared_patients', 'LungAtlas',
+           'load_lung_atlas', 'lung_prior', 'dice']
 
 # %% ../nbs/02_subtypes.ipynb #f83cb930
 SUBTYPES = ("normal", "bacteria", "virus")
@@ -75,14 +75,18 @@ class MatchConfig:
     high_margin: float = 0.02  # … if no other source comes within this much of it
     min_score: float = 0.80    # below this the image is `unmatched`
 
-def centre_crops(img: np.ndarray, fractions) -> np.ndarray:
-    "28×28 area-averaged versions of `img` cut to each fraction of its width and of its height (centred), as (n_crops, 784)."
-    n = img.shape[0]; pil = Image.fromarray(img); out = []
+def crop_boxes(n: int, fractions) -> list[tuple[int, int, int, int]]:
+    "The centred boxes that keep each fraction of an n×n image's width, and of its height (the full image once)."
+    out = []
     for f in fractions:
         s = int(round(n * f)); o = (n - s) // 2
-        boxes = [(0, 0, n, n)] if s >= n else [(o, 0, o + s, n), (0, o, n, o + s)]
-        out += [np.asarray(pil.resize((28, 28), Image.Resampling.BOX, box=b), np.float32).ravel() for b in boxes]
-    return np.stack(out)
+        out += [(0, 0, n, n)] if s >= n else [(o, 0, o + s, n), (0, o, n, o + s)]
+    return out
+
+def centre_crops(img: np.ndarray, fractions) -> np.ndarray:
+    "28×28 area-averaged versions of `img` cut to each of `crop_boxes`, as (n_crops, 784)."
+    pil = Image.fromarray(img)
+    return np.stack([np.asarray(pil.resize((28, 28), Image.Resampling.BOX, box=b), np.float32).ravel() for b in crop_boxes(img.shape[0], fractions)])
 
 def crop_bank(pixels: np.ndarray, fractions, desc: str = "cutting crops") -> np.ndarray:
     "Standardised crops of every source image: (n_sources, n_crops, 784)."

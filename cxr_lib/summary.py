@@ -18,8 +18,8 @@ from .metrics import format_ci
 # %% auto #0
 __all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'SECTIONS', 'meets', 'parse_requirement', 'dashboard_row', 'classifier_rows',
            'vqa_rows', 'four_finding_rows', 'report_rows', 'retrieval_rows', 'dashboard', 'dashboard_html',
-           'per_hundred', 'complement', 'versus_random', 'runtime_table', 'chapter_stems', 'parameters_source',
-           'parse_parameters', 'parameters_table', 'weight_packages']
+           'site_protocol_table', 'per_hundred', 'complement', 'versus_random', 'runtime_table', 'chapter_stems',
+           'parameters_source', 'parse_parameters', 'parameters_table', 'weight_packages']
 
 # %% ../nbs/08_summary.ipynb #7bf7e637
 NO_ANCHOR = "none published"
@@ -138,6 +138,25 @@ def dashboard_html(table: pd.DataFrame) -> str:
                         task=[f'<a href="../{p}.html">{html.escape(t)}</a>' for t, p in zip(table.task, table.page)])
     shown = shown[["task", "result", "measured", "target", "met", "anchor"]].rename(columns={"measured": "measured [95% CI]", "anchor": "published anchor"})
     return shown.to_html(index=False, escape=False, border=0)
+
+# %% ../nbs/08_summary.ipynb #bfb36472
+def site_protocol_table(summary: dict, curve: pd.DataFrame) -> pd.DataFrame:
+    "Each model's criteria on the new site's films under strict transfer, label-free selection and site recalibration (the primary protocol at its smallest sufficient n, else the largest n tried), each value with met / missed."
+    primary, rows = summary["primary_protocol"], []
+    for model, targets in summary["targets"].items():
+        sufficient = summary["smallest_n"][model][primary]["on_average"]
+        n = sufficient if sufficient is not None else max(summary["ns"])
+        films = f"{n}" if sufficient is not None else f"{n} (no number tried is enough)"
+        for category, drawn in curve[curve.model == model].groupby("category", sort=False):
+            strict, site = drawn[drawn.n == 0].iloc[0], drawn[drawn.n == n].mean(numeric_only=True)
+            free = summary["label_free_choice"].get(f"{model} / {category}", {})
+            for metric, target in targets.items():
+                op = "<" if metric == "ece" else "≥"
+                cell = lambda v: "—" if v is None or pd.isna(v) else f"{v:.3f}, {'met' if meets(v, op, target) else 'missed'}"
+                rows.append({"model": model, "category": category, "criterion": f"{'ECE' if metric == 'ece' else metric} {op} {target:g}",
+                             "strict transfer": cell(strict[metric]), "label-free selection": cell(free.get(f"measured_{metric}")),
+                             "site-recalibrated": cell(site[metric]), "labelled site films": films})
+    return pd.DataFrame(rows).set_index(["model", "category", "criterion"])
 
 # %% ../nbs/08_summary.ipynb #07a504fa
 def per_hundred(rate: dict | float) -> str:

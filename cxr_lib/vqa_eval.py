@@ -28,8 +28,8 @@ from .vqa_data import CATEGORIES
 __all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
            'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
            'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
-           'plot_reliability_band', 'benchmark_latency', 'warm_median_ms', 'outcomes', 'saliency_sample',
-           'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
+           'plot_reliability_band', 'benchmark_latency', 'warm_median_ms', 'matmul_gflops', 'outcomes',
+           'saliency_sample', 'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
 TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0,
@@ -215,8 +215,7 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
         inputs = model.prompt_inputs(fmap, questions[:1])
         encoder_ms = warm_median_ms(lambda _: model.features(images[:1]))
         lm_ms = warm_median_ms(lambda _: model.lm(**inputs, logits_to_keep=1))
-    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
-    gflops = 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
+    gflops = matmul_gflops()
     return {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "mean": float(lat.mean()), "n": len(lat), "passes": passes,
             "pass_medians": [float(np.median(t)) for t in per_pass], "per_question_ms": lat.round(2).tolist(), "model_load_ms": load_ms, "batch_size": batch_size,
             "batched_ms_per_question": batch_ms, "batched_questions_per_s": 1000 / batch_ms,
@@ -228,6 +227,11 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
 def warm_median_ms(step, repeats: int = 30, warmup: int = 3) -> float:
     "Median of `timed_ms` over `repeats` calls of `step(i)`, after `warmup` calls that are not counted."
     return float(np.median(timed_ms(step, range(warmup + repeats))[warmup:]))
+
+def matmul_gflops() -> float:
+    "This machine's float32 matrix-multiply speed (GFLOP/s), printed beside every timing so that timings compare across machines."
+    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
+    return 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
 
 # %% ../nbs/05_vqa_evaluation.ipynb #949cf2bd
 OUTCOMES = ("TP", "FP", "FN", "TN")

@@ -32,6 +32,25 @@ def test_template_report_follows_the_vqa_answers(real_data_root, tmp_path):
     assert out["report"].startswith("Findings: ") and "\nImpression: " in out["report"]
 
 
+def test_checked_report_never_contradicts_its_answers(real_data_root, tmp_path):
+    "The checked writer's report, whatever the language model wrote, contradicts none of the four answers it was given."
+    from cxr_lib.report_labels import contradictions
+    from cxr_lib.reports import vqa_thresholds
+    for film in ("test:7", "test:32"):
+        res = report([film, "--strategy", "checklist_checked", "--json"], real_data_root, tmp_path)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out = json.loads(res.stdout)
+        assert out["contradictions"] == [] and contradictions(out["report"], out["vqa_answers"], vqa_thresholds()) == []
+        assert out["report_label"] in ("pneumonia", "normal") and out["unsupported_findings"] == [] and isinstance(out["replaced_by_template"], bool)
+
+
+def test_default_strategy_is_the_validation_choice(real_data_root, tmp_path):
+    from cxr_lib.reports import chosen_strategy
+    res = report(["test:0", "--json"], real_data_root, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["strategy"] == chosen_strategy()
+
+
 def test_text_output_on_a_png(real_data_root, tmp_path):
     from PIL import Image
     from cxr_lib.data import load_pneumoniamnist

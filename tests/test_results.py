@@ -259,7 +259,7 @@ def _report_files():
 def test_report_results_contract(real_data_root):
     "test_reports.jsonl covers every test image × strategy; labels, read-back labels, unsupported findings, scores and the choice recompute from it."
     from cxr_lib.report_eval import REPORT_COLUMNS, TARGETS
-    from cxr_lib.report_labels import checklist_report, label_text, unsupported_findings
+    from cxr_lib.report_labels import checklist_report, contradictions, label_text, unsupported_findings
     from cxr_lib.reports import STRATEGIES, vqa_thresholds
     summary, files = _report_files()
     test = files["test"]
@@ -275,14 +275,25 @@ def test_report_results_contract(real_data_root):
         reported = g.report_label.fillna(-1).to_numpy(int)
         scored = summary["strategies"][s]["test"]
         assert abs((reported == g.label.to_numpy()).mean() - scored["accuracy"]["value"]) < 1e-12, s
-        assert abs(g.unsupported.map(bool).mean() - scored["hallucination_rate"]["value"]) < 1e-12, s
+        assert abs(g.unsupported.map(bool).mean() - scored["unsupported_rate"]["value"]) < 1e-12, s
+        given = g.contradictions.notna().all()
+        assert given == STRATEGIES[s].reads_answers and (given or g.contradictions.isna().all()), s
+        said = g.contradictions.map(lambda c: bool(c) if isinstance(c, list) else False)
+        assert abs((g.unsupported.map(bool) | said).mean() - scored["hallucination_rate"]["value"]) < 1e-12, s
         assert scored["distinct"] == g.report.nunique(), s
     answers = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").pivot(index="index", columns="category", values="p_yes_calibrated")
     thresholds = vqa_thresholds()
     template = test[test.strategy == "template"].set_index("index").report
     assert all(template[i] == checklist_report(answers.loc[i].to_dict(), thresholds) for i in range(0, 624, 25))
-    lm = {s: v["val"]["accuracy"]["value"] for s, v in summary["strategies"].items() if v["uses_lm"]}
-    assert summary["best_strategy"] == max(lm, key=lm.get)
+    by_index = answers.to_dict("index")
+    for s in ("checklist", "checklist_checked", "template"):  # the contradictions recompute from the report and its answers
+        g = test[test.strategy == s].set_index("index")
+        assert all(g.contradictions[i] == contradictions(g.report[i], by_index[i], thresholds) for i in range(0, 624, 13)), s
+    assert test[test.strategy.isin(["checklist_checked", "template"])].contradictions.map(len).sum() == 0
+    faithful = {s: v["val"] for s, v in summary["strategies"].items() if v["uses_lm"] and v["val"]["hallucination_rate"]["value"] <= TARGETS["hallucination_rate"]}
+    top = max(faithful, key=lambda s: faithful[s]["accuracy"]["value"]) if faithful else None
+    beats = top is not None and faithful[top]["accuracy_gain_over_control"]["lo"] > 0
+    assert summary["best_strategy"] == (top if beats else "template")
     best = summary["strategies"][summary["best_strategy"]]["test"]
     assert summary["targets_met"] == {"accuracy": best["accuracy"]["value"] >= TARGETS["accuracy"],
                                       "hallucination_rate": best["hallucination_rate"]["value"] <= TARGETS["hallucination_rate"]}
@@ -413,3 +424,22 @@ def test_site_results_contract():
     held = curve[curve.n > 0]
     assert held.sensitivity.between(0, 1).all() and held.ece.between(0, 1).all()
     assert summary["estimators"]["chosen"] in summary["estimators"]["proxy_mean_absolute_error"]
+
+
+def test_resolution_results_contract():
+    """results/classifier/resolution: four arms, each film's probabilities summing to 1, the compared films exactly the re-cut
+    test films, and summary.json's pneumonia AUC reproduced by scikit-learn from the per-film file."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    folder = ROOT / "results" / "classifier" / "resolution"
+    frame = pd.read_csv(folder / "test_predictions.csv")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert list(frame.columns) == ["films", "split", "index", "label", "subtype", "scored", "p_normal", "p_bacterial", "p_viral"]
+    assert set(frame.films) == set(summary["arms"]) == {"28 px, official", "28 px, rebuilt", "64 px, rebuilt", "128 px, rebuilt"}
+    assert (frame.groupby("films").size() == 624).all()
+    assert abs(frame[["p_normal", "p_bacterial", "p_viral"]].sum(axis=1) - 1).max() < 1e-4
+    assert int(frame[frame.films == "28 px, official"].scored.sum()) == summary["rebuild"]["test_films_scored"]
+    assert summary["validation_choice"] in summary["arms"] and all(len(a["seeds"]) == 3 for a in summary["arms"].values())
+    for arm, f in frame[frame.scored].groupby("films"):
+        auc = roc_auc_score(f.label, f.p_bacterial + f.p_viral)
+        assert abs(auc - summary["arms"][arm]["test"]["pneumonia"]["roc_auc"]["value"]) < 1e-4, arm
