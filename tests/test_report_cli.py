@@ -64,7 +64,7 @@ def test_text_output_on_a_png(real_data_root, tmp_path):
 BAD = {"unknown strategy": (["test:1", "--strategy", "poem"], ("unknown --strategy 'poem'", "checklist_classifier")),
        "unknown backend": (["test:1", "--backend", "gpu"], ("unknown --backend 'gpu'", "compact")),
        "not an image": (["{junk}"], ("not a readable PNG/JPEG",)),
-       "missing adapter": (["test:1", "--adapter", "{nope}"], ("no report adapter",)),
+       "missing adapter": (["test:1", "--strategy", "checklist", "--adapter", "{nope}"], ("no report adapter",)),
        "bad reference": (["test:9999"], ("outside split test",)),
        "hf without model": (["test:1", "--backend", "hf"], ("needs --model-id",)),
        "zero tokens": (["test:1", "--max-new-tokens", "0"], ("--max-new-tokens 0", "≥ 1"))}
