@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
-.PHONY: setup browser export-check book test smoke site clean
+.PHONY: setup browser export-check book test unit smoke site clean
 
 PYTHON ?= python3
 VENV := .venv
@@ -46,6 +46,13 @@ smoke: setup
 
 site: setup
 	$(BIN)/cxr-book --no-execute
+
+# The fast loop: the library pages' own tests (small, their scratch files under build/unit) and the tests not marked slow.
+unit: setup
+	rm -rf build/unit
+	CXR_SMOKE=1 CXR_RESULTS=$(CURDIR)/build/unit/results CXR_MODELS=$(CURDIR)/build/unit/models \
+	  $(BIN)/nbdev-test --n-workers 2 --file-re "$$($(BIN)/python -c 'from cxr_lib.book import library_notebooks; print("^(" + "|".join(p.stem for p in library_notebooks()) + ")\\.ipynb$$")')"
+	$(BIN)/pytest tests -m "not slow" -n 2 --dist loadfile --durations=5
 
 # Two pytest workers, each test file on one worker (module fixtures train once); the slowest tests are listed at the end.
 test: setup browser export-check smoke site

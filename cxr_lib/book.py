@@ -6,17 +6,19 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/book.html.md"""
 
 # %% ../nbs/90_book.ipynb #644518c1
 from __future__ import annotations
-import os, platform, shutil, subprocess, sys, time
+import hashlib, os, platform, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 import yaml
 from fastcore.script import call_parse
 
 from .core import CXRError, cli_errors, project_root, read_json, write_json
+from .runs import fingerprint
 
 # %% auto #0
-__all__ = ['toc_files', 'chapter_notebooks', 'is_hidden_cell', 'tag_hidden_cells', 'mark_injected_parameters', 'execute_chapter',
-           'build_site', 'hardware', 'select_chapters', 'cxr_book']
+__all__ = ['LIBRARY_PARTS', 'DIRECTIVE_LINE', 'toc_files', 'chapter_notebooks', 'library_notebooks', 'source_fingerprint',
+           'is_hidden_cell', 'tag_hidden_cells', 'mark_injected_parameters', 'execute_chapter', 'build_site',
+           'strip_directives', 'setup', 'hardware', 'select_chapters', 'cxr_book']
 
 # %% ../nbs/90_book.ipynb #68e14dfc
 def toc_files(toc_path: str | Path) -> list[str]:
@@ -37,6 +39,23 @@ def chapter_notebooks(root: str | Path | None = None) -> list[Path]:
     "The notebooks the book lists, as paths (markdown pages left out)."
     root = Path(root or project_root())
     return [root / f"{f}.ipynb" for f in toc_files(root / "_toc.yml") if (root / f"{f}.ipynb").exists()]
+
+LIBRARY_PARTS = ("Measuring models", "Library internals")  # the parts of `_toc.yml` whose pages document and test the library
+
+def library_notebooks(root: str | Path | None = None) -> list[Path]:
+    "The notebooks of the book's library parts (`LIBRARY_PARTS`): their tests are `make unit`'s fast loop."
+    root = Path(root or project_root())
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) if part.get("caption") in LIBRARY_PARTS for c in part.get("chapters", [])]
+    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+
+def source_fingerprint(root: str | Path | None = None) -> str:
+    "A hash of what a smoke run executes: every chapter's cell sources (not their outputs) and the library's modules."
+    import nbformat
+    root = Path(root or project_root())
+    parts = {str(nb.relative_to(root)): [c.source for c in nbformat.read(nb, as_version=4).cells] for nb in chapter_notebooks(root)}
+    parts.update({str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted((root / "cxr_lib").glob("*.py"))})
+    return fingerprint(parts)
 
 # %% ../nbs/90_book.ipynb #5e0c2520
 def is_hidden_cell(source: str) -> bool:
@@ -98,6 +117,25 @@ def build_site(root: Path | None = None) -> Path:
         raise CXRError("jupyter-book build failed (warnings are errors)", "read the build log above; fix the page or notebook it names")
     return root / "book" / "_build" / "html" / "index.html"
 
+# %% ../nbs/90_book.ipynb #411ec3a7
+DIRECTIVE_LINE = re.compile(r"^[ \t]*#\|.*(\n|$)", re.M)
+
+def strip_directives(source: str) -> str:
+    "A code cell's source as a page shows it: without nbdev's `#| ` directive lines."
+    return DIRECTIVE_LINE.sub("", source)
+
+def _strip_cell_directives(app, doctree):
+    from docutils import nodes
+    for block in list(doctree.findall(nodes.literal_block)):
+        if "cell_input" not in (block.parent or {}).get("classes", []): continue
+        text = block.astext(); shown = strip_directives(text)
+        if shown != text: block.replace_self(nodes.literal_block(shown, shown, **block.attributes))
+
+def setup(app):
+    "Sphinx extension: code cells on the pages without nbdev directives."
+    app.connect("doctree-read", _strip_cell_directives)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
 # %% ../nbs/90_book.ipynb #0612bdbb
 def hardware() -> dict:
     "CPU model, core count, memory and accelerator of this machine, and the library versions that matter."
@@ -136,14 +174,16 @@ def cxr_book(smoke: bool = False,  # run every chapter with its smoke parameters
     chapters = select_chapters(chapter_notebooks(root), only)
     times = {}
     if not no_execute:
+        scratch = root / "build" / "smoke"
         if smoke:
-            scratch = root / "build" / "smoke"
+            if not only: shutil.rmtree(scratch, ignore_errors=True)  # a whole smoke run starts clean: nothing stale can pass for it
             os.environ["CXR_RESULTS"], os.environ["CXR_MODELS"] = str(scratch / "results"), str(scratch / "models")
         for nb in chapters:
             dest = (root / "build" / "smoke" / "nbs" / nb.name) if smoke else nb
             print(f"[cxr-book] executing {nb.relative_to(root)} ({'smoke' if smoke else 'full'} parameters)", flush=True)
             times[nb.stem] = round(execute_chapter(nb, dest, smoke), 1)
             print(f"[cxr-book] {nb.stem}: {times[nb.stem]:.0f} s", flush=True)
+        if smoke and not only: write_json({"source": source_fingerprint(root), "chapters": times}, scratch / "run.json")
     index = None if no_build else build_site(root)
     if not smoke and times:
         runtime_path = root / "results" / "runtime.json"

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .calibration import apply_temperature, binary_nll, ece, ece_with_ci, fit_temperature, perfect_calibration_ece
 from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit, train_classifier
-from .core import CXRError, check_args, cli_errors, read_json, results_dir, write_json
+from .core import CXRError, check_args, cli_errors, read_json, results_dir, stored, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .metrics import adjust_prior, binary_metrics, bootstrap_metrics, em_prior, threshold_for_sensitivity
 from .runs import train_or_load
@@ -281,7 +281,7 @@ def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated
     if checkpoints:
         paths = [Path(p) for p in _split_list(checkpoints)]
         for p in paths:
-            if not p.is_file() or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its .json beside it)", "pass files written by cxr-train-classifier")
+            if not stored(p) or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its .json beside it)", "pass files written by cxr-train-classifier")
         if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint folder", "train them with the same --out-dir")
         configs = [TrainConfig(**read_json(p.with_suffix(".json"))["config"]) for p in paths]; ckpt_dir = paths[0].resolve().parent.parent
         for p, c in zip(paths, configs):
@@ -293,9 +293,9 @@ def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated
         if not train_missing:
             for cfg in configs:
                 w = classifier_run(cfg, ckpt_dir).weights["model"]
-                if not w.is_file(): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}", f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add --train-missing")
+                if not stored(w): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}", f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add --train-missing")
     for cfg in configs:  # fail on a broken checkpoint before any work starts
-        if (w := classifier_run(cfg, ckpt_dir).weights["model"]).is_file(): load_classifier(w)
+        if (w := classifier_run(cfg, ckpt_dir).weights["model"]) and stored(w): load_classifier(w)
     data = load_pneumoniamnist(root)
     study = run_study(configs, data, n_boot=n_boot, root=Path(ckpt_dir) if ckpt_dir else None)
     out = Path(out_dir) if out_dir else results_dir("classifier")

@@ -16,10 +16,10 @@ import fastcore.script
 from tqdm import TqdmWarning
 
 # %% auto #0
-__all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'result_file', 'model_file',
-           'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json', 'for_readers',
-           'timed_ms', 'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file',
-           'stated_licence', 'home_page']
+__all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'stored', 'result_file',
+           'model_file', 'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json',
+           'for_readers', 'timed_ms', 'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage',
+           'weight_file', 'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -57,9 +57,14 @@ def models_dir(*parts, create: bool = True) -> Path:
     "Folder under the project's `models/` (or `CXR_MODELS`) for small safetensors weights and their configs."
     return _output_dir("CXR_MODELS", "models", parts, create)
 
+def stored(path: str | Path) -> bool:
+    "A file or folder on disk, or a weights file kept in shards (the `<name>.index.json` that lists them lies beside it)."
+    path = Path(path)
+    return path.exists() or path.with_name(path.name + ".index.json").is_file()
+
 def _this_run_or_committed(env_var: str, default: str, parts) -> Path:
     redirected = _output_dir(env_var, default, parts, create=False)
-    return redirected if redirected.exists() else project_root() / default / Path(*map(str, parts))
+    return redirected if stored(redirected) else project_root() / default / Path(*map(str, parts))
 
 def result_file(*parts) -> Path:
     "An earlier chapter's result file: the copy under `CXR_RESULTS` when that run wrote one, else the project's committed copy."

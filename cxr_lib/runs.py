@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .core import CXRError, read_json, write_json
+from .core import CXRError, read_json, stored, write_json
 
 # %% auto #0
-__all__ = ['LR_SCHEDULES', 'fingerprint', 'save_weights', 'load_weights', 'load_state', 'Run', 'train_or_load', 'lr_schedule']
+__all__ = ['MAX_FILE_BYTES', 'LR_SCHEDULES', 'fingerprint', 'save_weights', 'load_weights', 'load_state', 'Run', 'train_or_load',
+           'lr_schedule']
 
 # %% ../nbs/00a_runs.ipynb #fad7f075
 def fingerprint(payload) -> str:
@@ -23,20 +24,51 @@ def fingerprint(payload) -> str:
 
 def _float32(t): return t.float() if t.is_floating_point() else t
 
-def save_weights(state: dict, path: str | Path, keep_float32: Callable[[str], bool] = lambda name: False) -> Path:
-    "Write a state dict as safetensors, floating tensors in float16 unless `keep_float32(name)`; the only writer of weights in the library."
+MAX_FILE_BYTES = 2 * 2**20 - 2**16  # the repository keeps every tracked file under 2 MiB; larger weights are stored in shards
+
+def _shards(tensors: dict, max_bytes: int) -> list[dict]:
+    groups, size = [{}], 0
+    for name, t in tensors.items():
+        nbytes = t.numel() * t.element_size()
+        if groups[-1] and size + nbytes > max_bytes: groups.append({}); size = 0
+        groups[-1][name] = t; size += nbytes
+    return groups
+
+def _remove_stored(path: Path):  # a run saved again replaces its old files, single or sharded
+    index = path.with_name(path.name + ".index.json")
+    if index.is_file():
+        for shard in set(read_json(index)["weight_map"].values()): path.with_name(shard).unlink(missing_ok=True)
+        index.unlink()
+    path.unlink(missing_ok=True)
+
+def save_weights(state: dict, path: str | Path, keep_float32: Callable[[str], bool] = lambda name: False,
+                 max_bytes: int = MAX_FILE_BYTES) -> Path:
+    """Write a state dict as safetensors, floating tensors in float16 unless `keep_float32(name)`; the only writer of weights in the library.
+    Over `max_bytes` it writes shards `<stem>-00001-of-0000N.safetensors` and the index `<name>.index.json`, as Hugging Face does."""
     from safetensors.torch import save_file
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: (v if keep_float32(k) or not v.is_floating_point() else v.half()).detach().contiguous() for k, v in state.items()}, str(path))
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); _remove_stored(path)
+    tensors = {k: (v if keep_float32(k) or not v.is_floating_point() else v.half()).detach().contiguous() for k, v in state.items()}
+    groups = _shards(tensors, max_bytes)
+    if len(groups) == 1: save_file(tensors, str(path)); return path
+    weight_map = {}
+    for i, group in enumerate(groups, 1):
+        shard = path.with_name(f"{path.stem}-{i:05d}-of-{len(groups):05d}{path.suffix}")
+        save_file(group, str(shard)); weight_map.update(dict.fromkeys(group, shard.name))
+    write_json({"metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())}, "weight_map": weight_map},
+               path.with_name(path.name + ".index.json"))
     return path
 
 def load_weights(path: str | Path, fix: str) -> dict:
-    "Tensors of a safetensors file, floating ones in float32; a missing or unreadable file is one `CXRError` line ending in `fix`."
+    "Tensors of a safetensors file (or of its shards), floating ones in float32; a missing or unreadable file is one `CXRError` line ending in `fix`."
     from safetensors.torch import load_file
-    path = Path(path)
-    if not path.is_file(): raise CXRError(f"no weights file {path}", fix)
-    try: return {k: _float32(v) for k, v in load_file(str(path)).items()}
-    except Exception as e: raise CXRError(f"{path} is not a readable safetensors file ({type(e).__name__})", fix) from None
+    path = Path(path); index = path.with_name(path.name + ".index.json")
+    if not stored(path): raise CXRError(f"no weights file {path}", fix)
+    files = [path] if path.is_file() else [path.with_name(s) for s in dict.fromkeys(read_json(index)["weight_map"].values())]
+    state = {}
+    for f in files:
+        try: state.update({k: _float32(v) for k, v in load_file(str(f)).items()})
+        except Exception as e: raise CXRError(f"{f} is not a readable safetensors file ({type(e).__name__})", fix) from None
+    return state
 
 def load_state(module, state: dict, what: str, fix: str, strict: bool = True):
     "`module.load_state_dict(state)`, where weights of another shape or name are one `CXRError` line, not a traceback."
@@ -53,7 +85,7 @@ class Run:
     weights: dict[str, Path]
     fix: str = "retrain it (or restore the file from git)"
 
-    def exists(self) -> bool: return self.meta.is_file() and all(p.is_file() for p in self.weights.values())
+    def exists(self) -> bool: return self.meta.is_file() and all(stored(p) for p in self.weights.values())
 
     def save(self, states: dict[str, dict], meta: dict, keep_float32: Callable[[str], bool] = lambda name: False) -> Path:
         "Write every part's float16 weights and the JSON; `meta` must carry the run's `key`."

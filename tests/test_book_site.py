@@ -1,4 +1,4 @@
-"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN or True/False in a table, no table wider than the text, no papermill parameters cell, a Colab button."
+"The built site, opened in headless Chromium: every chapter page renders, its images load, no error output, no raw glue markup, no progress bars, no machine paths, no NaN or True/False in a table, no table wider than the text, no parameters cell and no nbdev directive in a code cell, a Colab button."
 import functools, http.server, re, shutil, threading
 from pathlib import Path
 
@@ -6,6 +6,8 @@ import pytest
 
 from conftest import ROOT
 from cxr_lib.book import toc_files
+
+pytestmark = pytest.mark.slow  # it drives headless Chromium over the built site
 
 SITE = ROOT / "book" / "_build" / "html"
 SHOTS = ROOT / "book" / "_build" / "screenshots"
@@ -60,6 +62,11 @@ def test_page_renders(site_url, browser, page_file):
         .filter(t => t.getBoundingClientRect().width > (document.querySelector('article') || document.querySelector('main')).getBoundingClientRect().width + 2).length""")
     assert not wide, f"{page_file}: {wide} table(s) wider than the text column"
     assert not re.search(r"# Parameters\s*\nsmoke = ", text), f"{page_file}: papermill's injected-parameters cell is on the page"
+    sources = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_input pre')).filter(p => p.offsetParent !== null).map(p => p.innerText)""")
+    directives = [line.strip() for src in sources for line in src.splitlines() if re.match(r"\s*#\|", line)]
+    assert not directives, f"{page_file}: nbdev directives shown in code cells: {sorted(set(directives))[:5]}"
+    shown_parameters = page.evaluate("() => Array.from(document.querySelectorAll('.tag_parameters')).filter(c => c.offsetParent !== null).length")
+    assert not shown_parameters, f"{page_file}: the parameters cell is shown"
     outputs = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)""")
     bad = [o[:200] for o in outputs if "Traceback" in o or "Error" in o]
     assert not bad, f"{page_file}: error output on the page: {bad}"

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import run, assert_one_line_error, cli
 
+pytestmark = pytest.mark.slow  # each case starts a console script in a fresh interpreter
+
 
 @pytest.fixture(scope="module")
 def tiny_checkpoints(real_data_root, tmp_path_factory):

@@ -3,7 +3,11 @@ cell fetching the repository (here a file:// clone of this checkout, through CXR
 weight packages and the project, then running at smoke parameters from that clone with its committed models and results."""
 import json, os, subprocess, sys, sysconfig
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # it installs the project as Colab would
 
 
 def colab_like_python(tmp_path):

@@ -1,25 +1,17 @@
 "The cxr-data CLI on real and broken data: right answers, and one readable line (never a traceback) on bad input."
-import os, subprocess
+import tempfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import cli
+from conftest import assert_one_line_error, run as run_cli
 from cxr_lib.data import PNEUMONIAMNIST_MD5, load_pneumoniamnist, write_synthetic_npz
 
-
-def run(args, data_root, tmp_path=None):
-    env = {**os.environ, "CXR_DATA_ROOT": str(data_root)}
-    return subprocess.run([cli("cxr-data"), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+pytestmark = pytest.mark.slow  # each case starts the command in a fresh interpreter
 
 
-def assert_one_line_error(res, *needles):
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    for n in needles: assert n in lines[0], lines[0]
+def run(args, data_root, tmp_path=None): return run_cli("cxr-data", args, data_root, cwd=tmp_path or tempfile.mkdtemp())
 
 
 def test_verify_real_data(real_data_root):

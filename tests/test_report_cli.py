@@ -5,6 +5,8 @@ import pytest
 
 from conftest import run, assert_one_line_error, cli
 
+pytestmark = pytest.mark.slow  # each case starts a console script in a fresh interpreter
+
 
 def report(args, data_root, tmp_path):
     return run("cxr-report", args, data_root, tmp_path)

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import ROOT, assert_one_line_error, run
 
+pytestmark = pytest.mark.slow  # each case starts a console script in a fresh interpreter
+
 CHECKPOINT = next((ROOT / "models" / "vqa").glob("four_finding_cnn-seed0-*"))
 
 

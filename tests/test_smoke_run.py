@@ -1,18 +1,23 @@
 """The smoke run that `make test` does before pytest (`cxr-book --smoke --no-build`, every chapter and its own tests at smoke
-parameters, once): it must have covered every chapter, written only under build/smoke, and left the committed results and models alone."""
+parameters, once): it must be a run of the code in this tree, have covered every chapter, written only under build/smoke, and left
+the committed results and models alone."""
 import json, subprocess
 
 import pytest
 
 from conftest import ROOT
-from cxr_lib.book import chapter_notebooks
+from cxr_lib.book import chapter_notebooks, source_fingerprint
 
 SMOKE = ROOT / "build" / "smoke"
+pytestmark = pytest.mark.slow  # it reads the smoke book, which `make unit` does not run
 
 
 @pytest.fixture(scope="module")
 def smoke_notebooks():
-    if not (SMOKE / "nbs").is_dir(): pytest.fail("no smoke run found under build/smoke: run `make smoke` (make test does) before pytest")
+    record = SMOKE / "run.json"
+    if not record.is_file(): pytest.fail("no finished smoke run under build/smoke: run `make smoke` (make test does) before pytest")
+    if json.loads(record.read_text())["source"] != source_fingerprint(ROOT):
+        pytest.fail("build/smoke is a smoke run of other sources than this tree's: run `make smoke` again")
     return {p.stem: p for p in (SMOKE / "nbs").glob("*.ipynb")}
 
 

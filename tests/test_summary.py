@@ -101,7 +101,10 @@ def test_requirement_text_is_parsed_strictly():
     with pytest.raises(Exception, match="cannot read"): parse_requirement("about 0.95")
 
 
-NOT_PROSE = re.compile(r"\{glue:[a-z]+\}`[^`]*`|```\{glue\}[^`]*```|`[^`]*`|\]\([^)]*\)|CC BY[-A-Z]* \d\.\d|Apache-2\.0", re.S)  # glue, code, links, licence names
+NOT_PROSE = re.compile(r"\{glue:[a-z]+\}`[^`]*`|```\{glue\}[^`]*```|`[^`]*`|\]\([^)]*\)|CC BY[-A-Z]* \d\.\d|Apache-2\.0|\$[^$\n]+\$", re.S)  # glue, code, links, licence names, maths
+DECIMAL = re.compile(r"(?<![\w.])(?<![A-Za-z]-)\d+\.\d+")  # a version after a name (LLaVA-1.6) is not a number
+CODE_DECIMAL = re.compile(r"(?<![\w.])\d*\.\d+")
+HAND_WORKED = re.compile(r"^(By hand|A hand-worked case|Checked by hand)")  # worked arithmetic, pinned by the test cell that follows it
 
 
 @pytest.mark.parametrize("page", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name)
@@ -111,6 +114,26 @@ def test_book_pages_type_no_decimals(page):
     assert not typed, f"{page.name}: typed decimals in {typed}"
 
 
+def stated_numbers(nb) -> set[float]:
+    "The decimals a notebook's code states (hand-worked test cases, parameters, criteria) and the study's criteria: prose may repeat these."
+    from cxr_lib import classifier_eval, report_eval, vqa_eval
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    criteria = {float(v) for t in (classifier_eval.TARGETS, vqa_eval.TARGETS, report_eval.TARGETS) for v in t.values()}
+    return {float(x) for x in CODE_DECIMAL.findall(code)} | criteria
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "nbs").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_prose_types_no_results(notebook):
+    """A decimal in a notebook's markdown is glued, or a number its own code states (a parameter, a test case) or a criterion of
+    the study, or part of a paragraph of hand-worked arithmetic; a measured result typed into prose fails."""
+    import nbformat
+    nb = nbformat.read(notebook, as_version=4); allowed = stated_numbers(nb)
+    typed = [(i, prose[max(0, m.start() - 40):m.end()]) for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and not HAND_WORKED.match(c.source)
+             for prose in [NOT_PROSE.sub("", c.source)] for m in DECIMAL.finditer(prose) if float(m.group()) not in allowed]
+    assert not typed, f"{notebook.name}: typed decimals (cell, context) {typed}"
+
+
+@pytest.mark.slow  # it starts a kernel
 def test_notebook_progress_bars_raise_no_ipywidgets_warning(tmp_path):
     "In a kernel without ipywidgets (as papermill runs the book), importing the library and tqdm.auto prints no TqdmWarning."
     import nbformat, papermill as pm

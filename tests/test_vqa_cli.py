@@ -6,6 +6,8 @@ from PIL import Image
 
 from conftest import assert_one_line_error, run
 
+pytestmark = pytest.mark.slow  # each case starts a console script in a fresh interpreter
+
 
 @pytest.fixture(scope="module")
 def tiny_vqa(real_data_root, tmp_path_factory):
