@@ -117,7 +117,7 @@ def build_site(root: Path | None = None) -> Path:
         raise CXRError("jupyter-book build failed (warnings are errors)", "read the build log above; fix the page or notebook it names")
     return root / "book" / "_build" / "html" / "index.html"
 
-# %% ../nbs/90_book.ipynb #411ec3a7
+# %% ../nbs/90_book.ipynb #ec9b863a
 DIRECTIVE_LINE = re.compile(r"^[ \t]*#\|.*(\n|$)", re.M)
 
 def strip_directives(source: str) -> str:

@@ -1,4 +1,4 @@
-"""Five embeddings of the 28×28 films (frozen ImageNet EfficientNet-Lite0, the Task-1 CNN, an ensemble of its three seeds, the four-finding CNN ensemble, and a locked-image dual encoder that maps one of them into MiniLM's sentence space), a FAISS index with an id map, labels and the model's fingerprint, `cxr-index` / `cxr-search-image` / `cxr-search-text`, and a measurement of Precision@k, mAP, latency and approximate search against chance and the best public numbers.
+"""Five embeddings of the 28×28 films (frozen ImageNet EfficientNet-Lite0, the Task-1 CNN, an ensemble of its three seeds, the four-finding CNN ensemble, and a locked-image dual encoder that maps one of them into MiniLM's sentence space), a FAISS index with an id map, labels and the model's fingerprint, `cxr-index` / `cxr-search-image` / `cxr-search-text`, and a measurement of Precision@k, mAP, latency and approximate search against chance.
 
 Docs: https://cxr-vqa.github.io/cxr-vqa/retrieval.html.md"""
 

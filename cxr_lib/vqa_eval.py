@@ -19,7 +19,7 @@ from .calibration import (apply_platt, apply_temperature, binary_nll, ece, fit_p
                                  perfect_calibration_ece, smooth_ece, top_label_ece)
 from .core import CXRError, model_file, read_json, result_file, results_dir, timed_ms, write_json
 from .data import load_pneumoniamnist, read_image
-from .metrics import bayes_threshold, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
+from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
 from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa, vqa_run
 from .vqa_data import CATEGORIES
