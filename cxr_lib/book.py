@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from fastcore.script import call_parse
 
-from .core import CXRError, cli_errors, project_root, read_json, write_json
+from .core import CXRError, Stopwatch, cli_errors, project_root, read_json, write_json
 from .runs import fingerprint
 
 # %% auto #0
@@ -73,8 +73,9 @@ def tag_hidden_cells(nb) -> int:
     return added
 
 def mark_injected_parameters(nb) -> int:
-    """Prefix papermill's injected-parameters cell with `#| eval: false`, so nbdev-test runs a chapter at its own defaults (`CXR_SMOKE`), not at the
-    committed run's, and tag it `remove-cell`: the page shows the chapter's own parameters cell, not papermill's copy of it."""
+    """Prefix papermill's injected-parameters cell with `#| eval: false`, so nbdev-test runs a chapter at its own defaults
+    (`CXR_SMOKE`), not at the committed run's, and tag it `remove-cell`: the page shows the chapter's own parameters cell, not
+    papermill's copy of it."""
     marked = 0
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
@@ -91,7 +92,7 @@ def execute_chapter(notebook: Path, output: Path, smoke: bool, progress: bool = 
     from papermill.exceptions import PapermillExecutionError
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.stem}.running.ipynb")
-    start = time.time()
+    clock = Stopwatch()
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters={"smoke": smoke}, kernel_name="python3",
                             cwd=str(notebook.parent), progress_bar=progress, log_output=False)
@@ -103,7 +104,7 @@ def execute_chapter(notebook: Path, output: Path, smoke: bool, progress: bool = 
     tag_hidden_cells(nb); mark_injected_parameters(nb)
     nbformat.write(nb, tmp)
     os.replace(tmp, output)
-    return time.time() - start
+    return clock.s
 
 # %% ../nbs/90_book.ipynb #af827776
 def build_site(root: Path | None = None) -> Path:
@@ -145,7 +146,8 @@ def hardware() -> dict:
     except (OSError, StopIteration): pass
     try: mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError): mem_gib = None
-    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "python": platform.python_version(), "platform": platform.platform()}
+    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "python": platform.python_version(),
+            "platform": platform.platform()}
     try:
         import torch
         info.update(torch=torch.__version__, threads=torch.get_num_threads(),

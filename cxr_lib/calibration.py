@@ -6,36 +6,42 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/calibration.html.md"""
 
 # %% ../nbs/02b_calibration.ipynb #6affdf09
 from __future__ import annotations
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize, minimize_scalar
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import expit, logit, logsumexp, softmax
 
 from .core import CXRError
-from .metrics import bootstrap, check_binary
+from .metrics import bootstrap, bootstrap_metrics, check_binary, ci_dicts
 
 # %% auto #0
-__all__ = ['reliability_table', 'ece', 'perfect_calibration_ece', 'binary_nll', 'fit_temperature', 'apply_temperature',
-           'top_label_ece', 'smooth_ece', 'ece_with_ci', 'fit_platt', 'apply_platt', 'softmax_nll',
-           'fit_softmax_temperature', 'apply_softmax_temperature', 'plot_reliability']
+__all__ = ['SCORECARD_SIMS', 'CALIBRATOR_KINDS', 'reliability_table', 'ece', 'perfect_calibration_ece', 'binary_nll',
+           'fit_temperature', 'apply_temperature', 'top_label_ece', 'smooth_ece', 'ece_with_ci', 'scorecard',
+           'fit_platt', 'apply_platt', 'answer_logits', 'Calibrator', 'softmax_nll', 'fit_softmax_temperature',
+           'apply_softmax_temperature', 'plot_reliability']
 
 # %% ../nbs/02b_calibration.ipynb #2ee15b62
 def reliability_table(y, p, n_bins: int = 15, weights=None) -> pd.DataFrame:
-    "Per equal-width bin of `p`: its edges, image count (with `weights`: their total), mean predicted probability and observed positive fraction."
+    """Per equal-width bin of `p`: its edges, image count (with `weights`: their total), mean predicted probability and observed
+    positive fraction."""
     y, p = check_binary(y, p)
     w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != p.shape or (w < 0).any(): raise CXRError(f"{w.shape} weights for {p.shape} scores, or a negative weight", "pass one weight ≥ 0 per image")
+    if w.shape != p.shape or (w < 0).any(): raise CXRError(f"{w.shape} weights for {p.shape} scores, or a negative weight",
+                                                           "pass one weight ≥ 0 per image")
     edges = np.linspace(0, 1, n_bins + 1)
     idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(idx, weights=w, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_p = np.bincount(idx, weights=w * p, minlength=n_bins) / count
         frac = np.bincount(idx, weights=w * y, minlength=n_bins) / count
-    return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count if weights is not None else count.astype(int), mean_p=mean_p, frac_pos=frac))
+    return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count if weights is not None else count.astype(int), mean_p=mean_p,
+                             frac_pos=frac))
 
 def ece(y, p, n_bins: int = 15, weights=None) -> float:
-    "Expected calibration error of P(positive) on `n_bins` equal-width bins; with `weights`, each image counts by its weight (the importance-weighted ECE of Park et al., AISTATS 2020)."
+    """Expected calibration error of P(positive) on `n_bins` equal-width bins; with `weights`, each image counts by its weight (the
+    importance-weighted ECE of Park et al., AISTATS 2020)."""
     t = reliability_table(y, p, n_bins, weights)
     used = t["count"] > 0
     return float((t["count"][used] * (t["mean_p"][used] - t["frac_pos"][used]).abs()).sum() / t["count"].sum())
@@ -55,7 +61,8 @@ def binary_nll(y, logits) -> float:
 def fit_temperature(logits, y, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     "The temperature that minimises the validation negative log-likelihood of `sigmoid(logits / T)`."
     y, logits = check_binary(y, logits)
-    res = minimize_scalar(lambda log_t: binary_nll(y, logits / np.exp(log_t)), bounds=np.log(bounds), method="bounded", options=dict(xatol=1e-6))
+    res = minimize_scalar(lambda log_t: binary_nll(y, logits / np.exp(log_t)), bounds=np.log(bounds), method="bounded",
+                          options=dict(xatol=1e-6))
     return float(np.exp(res.x))
 
 def apply_temperature(logits, temperature: float) -> np.ndarray:
@@ -64,7 +71,8 @@ def apply_temperature(logits, temperature: float) -> np.ndarray:
 
 # %% ../nbs/02b_calibration.ipynb #9077daf4
 def top_label_ece(y, p, n_bins: int = 15) -> float:
-    "ECE of the confidence in the given answer, `max(p, 1 − p)`, against whether it was right (p = 0.5 counts as answering 0, as argmax does)."
+    """ECE of the confidence in the given answer, `max(p, 1 − p)`, against whether it was right (p = 0.5 counts as answering 0, as
+    argmax does)."""
     y, p = check_binary(y, p)
     return ece(((p > 0.5) == (y == 1)).astype(int), np.maximum(p, 1 - p), n_bins)
 
@@ -79,6 +87,24 @@ def ece_with_ci(y, p, n_boot: int = 2000, seed: int = 0, n_bins: int = 15) -> di
     y, p = check_binary(y, p)
     return bootstrap(lambda yy, pp: ece(yy, pp, n_bins), y, p, n_boot=n_boot, seed=seed)
 
+# %% ../nbs/02b_calibration.ipynb #bf0b1fd8
+SCORECARD_SIMS = 1000  # label sets drawn for the noise floor, in every scorecard
+
+def scorecard(y, p, threshold: float, n_boot: int = 2000, seed: int = 0, n_sims: int = SCORECARD_SIMS) -> dict:
+    """`{n, n_positive, roc_auc, sensitivity, specificity, ece, ece_noise_floor}` of P(yes) `p` against 0/1 `y`: each score `{value,
+    lo, hi}` (NaN where one answer is missing), sensitivity and specificity at `p ≥ threshold`, the noise floor `{mean, p95}` (NaN
+    when `n_sims` is 0)."""
+    y, p = check_binary(y, p)
+    card = {"n": len(y), "n_positive": int(y.sum())}
+    if 0 < y.sum() < len(y):
+        b = bootstrap_metrics(y, p, threshold, n_boot, seed)
+        card.update(ci_dicts(b, ("roc_auc", "sensitivity", "specificity")))
+    else: card.update({m: {k: float("nan") for k in ("value", "lo", "hi")} for m in ("roc_auc", "sensitivity", "specificity")})
+    card["ece"] = ece_with_ci(y, p, n_boot, seed)
+    floor = perfect_calibration_ece(p, n_sims=n_sims, seed=seed) if n_sims else np.full(1, np.nan)  # n_sims = 0: no floor wanted
+    card["ece_noise_floor"] = {"mean": float(floor.mean()), "p95": float(np.percentile(floor, 95))}
+    return card
+
 # %% ../nbs/02b_calibration.ipynb #4dc7945c
 def fit_platt(logits, y) -> tuple[float, float]:
     "Slope and intercept `(a, b)` maximising the likelihood of `sigmoid(a · logits + b)` (no regularisation)."
@@ -90,18 +116,68 @@ def apply_platt(logits, a: float, b: float) -> np.ndarray:
     "Calibrated probabilities `sigmoid(a · logits + b)`."
     return expit(a * np.asarray(logits, dtype=float) + b)
 
+# %% ../nbs/02b_calibration.ipynb #b29a7081
+def answer_logits(p, eps: float = 1e-6) -> np.ndarray:
+    "log-odds of `p_yes`, clipped away from 0 and 1 (the answer files keep six significant digits)."
+    return logit(np.clip(np.asarray(p, float), eps, 1 - eps))
+
+@dataclass(frozen=True)
+class Calibrator:
+    "A yes/no answer's calibrator: `kind` names the map applied to the raw log-odds, `temperature` (σ(z / T)) or `platt` (σ(a·z + b))."
+    kind: str = "temperature"
+    temperature: float = 1.0
+    a: float = 1.0
+    b: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in CALIBRATOR_KINDS: raise CXRError(f"unknown calibrator {self.kind!r}",
+                                                             f"choose one of {', '.join(CALIBRATOR_KINDS)}")
+
+    @classmethod
+    def fit(cls, kind: str, logits, y) -> Calibrator:
+        "The `kind` map fitted by maximum likelihood to log-odds `logits` and 0/1 labels `y`."
+        if kind == "temperature": return cls(kind, temperature=fit_temperature(logits, y))
+        cls(kind)  # an unknown kind fails here
+        a, b = fit_platt(logits, y)
+        return cls(kind, a=a, b=b)
+
+    def on_logits(self, logits) -> np.ndarray:
+        "Calibrated probabilities of raw log-odds."
+        return apply_temperature(logits, self.temperature) if self.kind == "temperature" else apply_platt(logits, self.a, self.b)
+
+    def __call__(self, p_yes) -> np.ndarray:
+        "Calibrated probabilities of raw probabilities `p_yes`."
+        return self.on_logits(answer_logits(p_yes))
+
+    def as_platt(self) -> tuple[float, float]:
+        "The slope and intercept of the same map written as σ(a·z + b)."
+        return (1 / self.temperature, 0.0) if self.kind == "temperature" else (self.a, self.b)
+
+    def to_dict(self) -> dict:
+        "The stored form, as in every `operating_points.json`: `{calibrator, temperature, platt: {a, b}}`."
+        return {"calibrator": self.kind, "temperature": self.temperature, "platt": {"a": self.a, "b": self.b}}
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> Calibrator:
+        "The calibrator of a stored operating point."
+        return cls(entry["calibrator"], float(entry["temperature"]), float(entry["platt"]["a"]), float(entry["platt"]["b"]))
+
+CALIBRATOR_KINDS = ("temperature", "platt")
+
 # %% ../nbs/02b_calibration.ipynb #559fe9ee
 def softmax_nll(y, logits, weights=None) -> float:
     "Mean (optionally `weights`-weighted) negative log-likelihood of classes `y` (n,) under `softmax(logits)` (n, k)."
     z = np.asarray(logits, dtype=float); y = np.asarray(y, dtype=int)
-    if z.ndim != 2 or len(z) != len(y): raise CXRError(f"logits {z.shape} should be (n, classes) for {len(y)} labels", "pass one row of class logits per labelled image")
+    if z.ndim != 2 or len(z) != len(y): raise CXRError(f"logits {z.shape} should be (n, classes) for {len(y)} labels",
+                                                       "pass one row of class logits per labelled image")
     nll = logsumexp(z, axis=1) - z[np.arange(len(y)), y]
     return float(np.average(nll, weights=weights))
 
 def fit_softmax_temperature(logits, y, weights=None, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     "The temperature minimising the (weighted) negative log-likelihood of `softmax(logits / T)`."
     z = np.asarray(logits, dtype=float)
-    res = minimize_scalar(lambda log_t: softmax_nll(y, z / np.exp(log_t), weights), bounds=np.log(bounds), method="bounded", options=dict(xatol=1e-6))
+    res = minimize_scalar(lambda log_t: softmax_nll(y, z / np.exp(log_t), weights), bounds=np.log(bounds), method="bounded",
+                          options=dict(xatol=1e-6))
     return float(np.exp(res.x))
 
 def apply_softmax_temperature(logits, temperature: float) -> np.ndarray:
@@ -118,7 +194,8 @@ def plot_reliability(ax, y, p, n_bins: int = 15, label: str = "", color: str = "
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     if counts:
         for _, r in t[used].iterrows():  # upright counts overlap in narrow bins
-            ax.text(r.lo + width / 2, r.frac_pos + 0.02, str(int(r["count"])), ha="center", va="bottom", rotation=90, fontsize=7, color=color)
+            ax.text(r.lo + width / 2, r.frac_pos + 0.02, str(int(r["count"])), ha="center", va="bottom", rotation=90, fontsize=7,
+                    color=color)
     ax.set(xlim=(0, 1), ylim=(0, 1.15 if counts else 1.05), xlabel="predicted probability", ylabel="observed fraction positive")
     ax.legend(loc="upper left", fontsize=8)
     return ax

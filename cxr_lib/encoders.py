@@ -6,7 +6,6 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/encoders.html.md"""
 
 # %% ../nbs/04c_encoders.ipynb #e82da89e
 from __future__ import annotations
-import time
 from typing import Callable
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import CXRError, model_file
+from .core import CXRError, Stopwatch, model_file
 from .data import PneumoniaMNIST
 from pathlib import Path
 from .classifier import classifier_run, efficientnet_lite0, load_classifier, standardise_batch, task1_checkpoint, to_unit
@@ -50,8 +49,8 @@ def four_finding_checkpoints(seeds=(0, 1, 2)) -> list[Path]:
     return [model_file("classifier", *classifier_run(c, root=Path(".")).weights["model"].parts) for c in recipe_runs("four-finding", seeds)]
 
 class FourFindingEncoder(nn.Module):
-    """The feature extractors of the four-finding CNN's three seeds (normal / bacterial / viral, chosen on the validation split drawn by child),
-    their 128 × 7 × 7 maps stacked into 384 × 7 × 7, frozen: the whole deep ensemble's evidence, in one map."""
+    """The feature extractors of the four-finding CNN's three seeds (normal / bacterial / viral, chosen on the validation split drawn
+    by child), their 128 × 7 × 7 maps stacked into 384 × 7 × 7, frozen: the whole deep ensemble's evidence, in one map."""
     channels = 384
     def __init__(self, seeds=(0, 1, 2)):
         super().__init__()
@@ -84,13 +83,15 @@ def probe_encoders(data: PneumoniaMNIST, names=tuple(ENCODERS), limit: int = 0) 
     images = {s: data.images[s][:limit or None] for s in ("train", "val")}
     rows = []
     for name in names:
-        enc = build_encoder(name); t0 = time.perf_counter()
+        enc = build_encoder(name); clock = Stopwatch()
         feats = {s: encode(enc, images[s]).mean((2, 3)).numpy() for s in images}
-        row = {"encoder": name, "feature dim": feats["train"].shape[1], "seconds / 1000 images": (time.perf_counter() - t0) / sum(map(len, images.values())) * 1000}
+        row = {"encoder": name, "feature dim": feats["train"].shape[1], "seconds / 1000 images": clock.s / sum(map(len,
+                images.values())) * 1000}
         for c in CATEGORIES:
             y = {s: tables[s][c].to_numpy()[:len(images[s])] for s in images}
             ok = {s: ~np.isnan(y[s]) for s in images}
-            probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(feats["train"][ok["train"]], y["train"][ok["train"]])
+            probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(feats["train"][ok["train"]],
+                    y["train"][ok["train"]])
             row[c] = roc_auc_score(y["val"][ok["val"]], probe.predict_proba(feats["val"][ok["val"]])[:, 1])
         rows.append(row)
     return pd.DataFrame(rows).set_index("encoder")

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .calibration import apply_softmax_temperature, ece, ece_with_ci, fit_softmax_temperature, perfect_calibration_ece
-from .classifier import TrainConfig, classifier_run, finding_labels, load_classifier, predict_logits, train_classifier
+from .calibration import apply_softmax_temperature, ece, ece_with_ci, fit_softmax_temperature, perfect_calibration_ece, scorecard
+from .classifier import TrainConfig, classifier_run, finding_labels, load_classifier, predict_logits
+from .classifier_training import train_classifier
 from .core import results_dir, write_json
 from .data import PneumoniaMNIST
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics
@@ -52,14 +53,16 @@ def category_scores(p: np.ndarray) -> dict[str, np.ndarray]:
     return {"pneumonia": p[:, 1] + p[:, 2], "bacterial": p[:, 1], "viral": p[:, 2], "normal": p[:, 0]}
 
 def category_labels(labels: np.ndarray, classes: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    "Per category: (0/1 truth, which films count). Pneumonia and normal count every film; bacterial and viral only films of known subtype (class ≥ 0)."
+    """Per category: (0/1 truth, which films count). Pneumonia and normal count every film; bacterial and viral only films of known
+    subtype (class ≥ 0)."""
     y, c = np.asarray(labels).astype(int), np.asarray(classes)
     known = (c >= 0) | (y == 0)
     return {"pneumonia": (y, np.ones(len(y), bool)), "bacterial": ((c == 1).astype(int), known), "viral": ((c == 2).astype(int), known),
             "normal": (1 - y, np.ones(len(y), bool))}
 
 def category_answers(p: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:
-    "The rule's yes/no per category: the Bayes threshold on each probability; normal is answered as *not pneumonia*, so the two never agree."
+    """The rule's yes/no per category: the Bayes threshold on each probability; normal is answered as *not pneumonia*, so the two never
+    agree."""
     t = bayes_threshold() if threshold is None else threshold
     s = category_scores(p)
     yes = {k: s[k] >= t for k in ("pneumonia", "bacterial", "viral")}
@@ -72,24 +75,16 @@ def mean_ece(labels: np.ndarray, classes: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean([ece(truth[k][0][truth[k][1]], s[k][truth[k][1]]) for k in ("pneumonia", "bacterial", "viral")]))
 
 def category_report(labels: np.ndarray, classes: np.ndarray, p: np.ndarray, n_boot: int = 2000, seed: int = 0) -> dict:
-    "Per category: ROC AUC, sensitivity and specificity at the rule, ECE (each `{value, lo, hi}`), the 95th percentile of a perfectly calibrated model's ECE, and the counts."
-    s, truth, yes = category_scores(p), category_labels(labels, classes), category_answers(p)
-    out = {}
-    for k in CATEGORIES:
-        (y, used), sk = truth[k], s[k][truth[k][1]]; y = y[used]
-        m = bootstrap_metrics(y, yes[k][used].astype(float), 0.5, n_boot, seed)  # the answers themselves, scored as 0/1
-        auc = bootstrap(lambda yy, pp: binary_metrics(yy, pp)["roc_auc"], y, sk, n_boot=n_boot, seed=seed)
-        floor = perfect_calibration_ece(sk, n_sims=500, seed=seed)
-        out[k] = {"roc_auc": auc, "sensitivity": m.loc["sensitivity"].to_dict(), "specificity": m.loc["specificity"].to_dict(),
-                  "ece": ece_with_ci(y, sk, n_boot, seed), "ece_noise_floor_95": float(np.percentile(floor, 95)),
-                  "n_positive": int(y.sum()), "n": int(used.sum())}
-    return out
+    "Per category: the `scorecard` of its probability at the Bayes rule, over the films that count for it."
+    s, truth = category_scores(p), category_labels(labels, classes)
+    return {k: scorecard(truth[k][0][truth[k][1]], s[k][truth[k][1]], bayes_threshold(), n_boot, seed) for k in CATEGORIES}
 
 PREDICTION_COLUMNS = ("split", "index", "label", "subtype", "p_normal", "p_bacterial", "p_viral")
 SUBTYPE_OF_CLASS = ("normal", "bacteria", "virus")
 
 def predictions_frame(keys, labels: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    "The result file's rows: each film's official `split, index`, its pneumonia label and subtype, and the calibrated probabilities (summing to 1)."
+    """The result file's rows: each film's official `split, index`, its pneumonia label and subtype, and the calibrated probabilities
+    (summing to 1)."""
     classes = finding_labels(keys)
     return pd.DataFrame({"split": [s for s, _ in keys], "index": [int(i) for _, i in keys], "label": np.asarray(labels).astype(int),
                          "subtype": [SUBTYPE_OF_CLASS[c] if c >= 0 else "unknown" for c in classes],
@@ -99,5 +94,6 @@ def write_four_finding(frames: dict[str, pd.DataFrame], summary: dict, out_dir: 
     "`results/classifier/four_finding/{val,test}_predictions.csv` and `summary.json`."
     out = Path(out_dir) if out_dir else results_dir("classifier", "four_finding")
     out.mkdir(parents=True, exist_ok=True)
-    for split, frame in frames.items(): frame[list(PREDICTION_COLUMNS)].to_csv(out / f"{split}_predictions.csv", index=False, float_format="%.6f")
+    for split, frame in frames.items(): frame[list(PREDICTION_COLUMNS)].to_csv(out / f"{split}_predictions.csv", index=False,
+            float_format="%.6f")
     return write_json(summary, out / "summary.json")

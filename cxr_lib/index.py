@@ -6,14 +6,14 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/index.html.md"""
 
 # %% ../nbs/07b_index.ipynb #41baf80e
 from __future__ import annotations
-import json, time
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
 
-from .core import CXRError, check_args, cli_errors, md5sum, model_file, models_dir, timed_ms, write_json
+from .core import CXRError, Stopwatch, check_args, cli_errors, md5sum, model_file, models_dir, threads, timed_ms, write_json
 from .data import CLASS_NAMES, SPLITS, PneumoniaMNIST, load_pneumoniamnist, read_image
 from .embeddings import EMBEDDINGS, Embedder, l2_normalise, load_embedder
 from .retrieval import retrieval_grid
@@ -29,7 +29,8 @@ def build_index(vectors: np.ndarray, factory: str = "Flat", ids: np.ndarray | No
     import faiss
     vectors = l2_normalise(vectors)
     try: inner = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as e: raise CXRError(f"FAISS cannot build index {factory!r} ({str(e).strip().splitlines()[-1][:80]})", "use a factory string such as Flat, IVF64,Flat or HNSW32") from None
+    except RuntimeError as e: raise CXRError(f"FAISS cannot build index {factory!r} ({str(e).strip().splitlines()[-1][:80]})",
+                                             "use a factory string such as Flat, IVF64,Flat or HNSW32") from None
     if not inner.is_trained: inner.train(vectors)
     if hasattr(inner, "nprobe"): inner.nprobe = nprobe
     if hasattr(inner, "hnsw"): inner.hnsw.efSearch = ef_search
@@ -59,20 +60,25 @@ def load_index(path: Path, embedder: Embedder | None = None):
     if not path.is_file() or not path.with_suffix(".json").is_file():
         raise CXRError(f"no search index at {path} (with its .json beside it)", "build one with cxr-index")
     try: meta = json.loads(path.with_suffix(".json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError): raise CXRError(f"{path.with_suffix('.json')} is not valid JSON", "rebuild the index with cxr-index") from None
+    except (json.JSONDecodeError, UnicodeDecodeError): raise CXRError(f"{path.with_suffix('.json')} is not valid JSON",
+            "rebuild the index with cxr-index") from None
     if meta.get("version") != INDEX_VERSION or md5sum(path) != meta.get("faiss_md5"):
-        raise CXRError(f"{path} is corrupt or does not belong to its .json (checksum or version differs)", "rebuild the index with cxr-index")
+        raise CXRError(f"{path} is corrupt or does not belong to its .json (checksum or version differs)",
+                       "rebuild the index with cxr-index")
     try: index = faiss.read_index(str(path))
     except RuntimeError: raise CXRError(f"{path} is not a readable FAISS index", "rebuild the index with cxr-index") from None
     if index.ntotal != meta["ntotal"] or index.ntotal != len(meta["ids"]):
-        raise CXRError(f"{path} holds {index.ntotal} vectors but its .json describes {len(meta['ids'])}", "rebuild the index with cxr-index")
+        raise CXRError(f"{path} holds {index.ntotal} vectors but its .json describes {len(meta['ids'])}",
+                       "rebuild the index with cxr-index")
     if embedder is not None and (embedder.name != meta["embedding"] or embedder.fingerprint != meta["fingerprint"]):
-        raise CXRError(f"{path} was built by embedding {meta['embedding']} (fingerprint {meta['fingerprint'][:8]}) but the current {embedder.name} model has fingerprint {embedder.fingerprint[:8]}",
+        raise CXRError(f"{path} was built by embedding {meta['embedding']} (fingerprint {meta['fingerprint'][:8]}) but the current "
+                       f"{embedder.name} model has fingerprint {embedder.fingerprint[:8]}",
                        "rebuild the index with cxr-index (the model changed since the index was built)")
     return index, meta
 
 def default_index_path(create: bool = False) -> Path:
-    "`models/retrieval/index/test.faiss` under `CXR_MODELS` when set: where `cxr-index` writes (`create`), and where a search looks first, falling back to the committed index when this run built none."
+    """`models/retrieval/index/test.faiss` under `CXR_MODELS` when set: where `cxr-index` writes (`create`), and where a search looks
+    first, falling back to the committed index when this run built none."""
     if create: return models_dir("retrieval", "index", create=True) / "test.faiss"
     return model_file("retrieval", "index", "test.faiss")
 
@@ -87,20 +93,15 @@ def index_split(embedder: Embedder, data: PneumoniaMNIST, split: str = "test", f
     sub = subtype_array(split)[:n]
     folder = Path(folder) if folder else default_index_path(create=True).parent
     return save_index(index, folder, split, dict(embedding=embedder.name, fingerprint=embedder.fingerprint, dim=int(vectors.shape[1]),
-                                                       factory=factory, split=split, ids=list(range(n)), labels=y[:n].tolist(), subtypes=sub.tolist()))
+                                                       factory=factory, split=split, ids=list(range(n)), labels=y[:n].tolist(),
+                                                       subtypes=sub.tolist()))
 
 # %% ../nbs/07b_index.ipynb #r048
 def search_latency_ms(index, queries: np.ndarray, k: int = 10, repeats: int = 1) -> np.ndarray:
     "Wall time (ms) of searching each query alone, FAISS on one thread."
-    import faiss
-    threads = faiss.omp_get_max_threads(); faiss.omp_set_num_threads(1)
-    try:
-        q = l2_normalise(queries); out = []
-        for _ in range(repeats):
-            for row in q:
-                t0 = time.perf_counter_ns(); index.search(row[None], k); out.append((time.perf_counter_ns() - t0) / 1e6)
-    finally: faiss.omp_set_num_threads(threads)
-    return np.array(out)
+    import faiss  # noqa: F401 (loaded, so that `threads` sets its thread count too)
+    q = l2_normalise(queries)
+    with threads(1): return np.concatenate([timed_ms(lambda row: index.search(row[None], k), q) for _ in range(repeats)])
 
 # %% ../nbs/07b_index.ipynb #r051
 def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str, str], k: int = 10, **index_kw) -> pd.DataFrame:
@@ -109,7 +110,7 @@ def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str,
     _, truth = search(exact, queries, k)
     rows = []
     for name, fac in {"exact (Flat)": "Flat", **factories}.items():
-        t0 = time.perf_counter(); ix = build_index(vectors, fac, **index_kw); build_s = time.perf_counter() - t0
+        built = []; build_s = timed_ms(lambda f: build_index(vectors, f, **index_kw), [fac], outputs=built)[0] / 1000; ix = built[0]
         _, got = search(ix, queries, k)
         recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(got, truth)])
         ms = search_latency_ms(ix, queries, k)
@@ -119,41 +120,48 @@ def ann_benchmark(vectors: np.ndarray, queries: np.ndarray, factories: dict[str,
 
 # %% ../nbs/07b_index.ipynb #r066
 def neighbours(index, meta: dict, vec: np.ndarray, K: int, exclude: int | None = None) -> list[dict]:
-    "The `K` nearest films to one query vector: rank, index in the indexed split, score, label and subtype (`exclude`: a film to leave out, the query itself)."
+    """The `K` nearest films to one query vector: rank, index in the indexed split, score, label and subtype (`exclude`: a film to
+    leave out, the query itself)."""
     scores, ids = search(index, vec, K + (exclude is not None))
     pos = {i: p for p, i in enumerate(meta["ids"])}
     hits = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0 and int(i) != exclude][:K]
-    return [dict(rank=r + 1, index=i, score=round(s, 6), label=CLASS_NAMES[meta["labels"][pos[i]]], subtype=meta["subtypes"][pos[i]]) for r, (i, s) in enumerate(hits)]
+    return [dict(rank=r + 1, index=i, score=round(s, 6), label=CLASS_NAMES[meta["labels"][pos[i]]],
+                 subtype=meta["subtypes"][pos[i]]) for r, (i, s) in enumerate(hits)]
 
-def _report(query: str, meta: dict, hits: list[dict], as_json: bool, grid: str | None, q_img: np.ndarray | None = None, extra: dict | None = None) -> None:
+def _report(query: str, meta: dict, hits: list[dict], as_json: bool, grid: str | None, q_img: np.ndarray | None = None,
+            extra: dict | None = None) -> None:
     if grid:
         import matplotlib; matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         images = load_pneumoniamnist()[meta["split"]][0]
         lab = np.array([CLASS_NAMES.index(h["label"]) for h in hits])
         all_labels = np.zeros(len(images), dtype=int); all_labels[[h["index"] for h in hits]] = lab
-        fig = retrieval_grid(images, all_labels, [(query[:40], q_img, None, np.array([h["index"] for h in hits]), np.array([h["score"] for h in hits]))])
+        fig = retrieval_grid(images, all_labels, [(query[:40], q_img, None, np.array([h["index"] for h in hits]),
+                                                   np.array([h["score"] for h in hits]))])
         fig.savefig(grid, dpi=120); plt.close(fig)
     if as_json:
-        print(json.dumps(dict(query=query, embedding=meta["embedding"], split=meta["split"], k=len(hits), hits=hits, **(extra or {})), indent=1))
+        print(json.dumps(dict(query=query, embedding=meta["embedding"], split=meta["split"], k=len(hits), hits=hits,
+                              **(extra or {})), indent=1))
         return
     print(f"query: {query}  (index: {meta['split']} split, {meta['ntotal']} images, {meta['embedding']}, {meta['factory']})")
     for h in hits: print(f"{h['rank']:>4}  {meta['split']}:{h['index']:<5} score {h['score']:.4f}  {h['label']:<9} {h['subtype']}")
 
 def open_index(index: str | None = None, need_text: bool = False):
-    "(FAISS index, its metadata, the embedder it was built with) from a `.faiss` file or its folder (default: this run's, else the committed test index), refusing a missing file or one built by another model."
+    """(FAISS index, its metadata, the embedder it was built with) from a `.faiss` file or its folder (default: this run's, else the
+    committed test index), refusing a missing file or one built by another model."""
     path = Path(index) if index else default_index_path()
     if path.is_dir(): path = path / "test.faiss"
     if not path.is_file(): raise CXRError(f"no search index at {path}", "build one with cxr-index")
     _, meta = load_index(path)
     embedder = load_embedder(meta["embedding"])
-    if need_text and not embedder.has_text: raise CXRError(f"the index {path} was built with {meta['embedding']}, which has no text encoder", "rebuild it with cxr-index --embedding dual_encoder")
+    if need_text and not embedder.has_text: raise CXRError(f"the index {path} was built with {meta['embedding']}, which has no "
+                                                           "text encoder", "rebuild it with cxr-index --embedding dual_encoder")
     index, meta = load_index(path, embedder)
     return index, meta, embedder
 
 @call_parse
 @cli_errors
-def cxr_index(embedding: str = "dual_encoder",  # which embedding to index: imagenet_lite0, task1_cnn, task1_cnn_x3, four_finding_cnn or dual_encoder
+def cxr_index(embedding: str = "dual_encoder",  # imagenet_lite0, task1_cnn, task1_cnn_x3, four_finding_cnn or dual_encoder
               factory: str = "Flat",  # FAISS index factory string (inner product): Flat (exact), IVF64,Flat, HNSW32, …
               split: str = "test",  # which split is the gallery: train, val or test
               limit: int = 0,  # index only the first `limit` images (tests); 0 = all
@@ -161,9 +169,9 @@ def cxr_index(embedding: str = "dual_encoder",  # which embedding to index: imag
     "Build (or rebuild) the FAISS search index of a split with an embedding's fingerprint, labels and subtypes."
     check_args(choices={"embedding": (embedding, EMBEDDINGS), "split": (split, SPLITS)}, limit=limit)
     embedder = load_embedder(embedding)
-    t0 = time.perf_counter()
+    clock = Stopwatch()
     path = index_split(embedder, load_pneumoniamnist(), split, factory, limit, Path(out) if out else None)
-    print(f"{path} ({path.stat().st_size / 1024:.0f} kB): {embedding}, {factory}, {limit or 'all'} {split} images, {time.perf_counter() - t0:.1f} s")
+    print(f"{path} ({path.stat().st_size / 1024:.0f} kB): {embedding}, {factory}, {limit or 'all'} {split} images, {clock.s:.1f} s")
 
 @call_parse
 @cli_errors
@@ -177,10 +185,13 @@ def cxr_search_image(image: str,  # PNG/JPEG path or split:index, e.g. test:17
     check_args(k=K)
     idx, meta, embedder = open_index(index)
     img = read_image(image)
-    t0 = time.perf_counter(); vec = embedder.images(img.pixels[None]); embed_ms = (time.perf_counter() - t0) * 1000
     self_i = int(image.split(":")[1]) if exclude_self and image.startswith(f"{meta['split']}:") else None
-    t0 = time.perf_counter(); hits = neighbours(idx, meta, vec, K, self_i); search_ms = (time.perf_counter() - t0) * 1000
-    _report(image, meta, hits, json, grid, img.pixels, dict(embed_ms=round(embed_ms, 3), search_ms=round(search_ms, 3), notes=img.conversions))
+    vecs, found = [], []
+    embed_ms, = timed_ms(embedder.images, [img.pixels[None]], outputs=vecs)
+    search_ms, = timed_ms(lambda v: neighbours(idx, meta, v, K, self_i), vecs, outputs=found)
+    hits = found[0]
+    _report(image, meta, hits, json, grid, img.pixels, dict(embed_ms=round(embed_ms, 3), search_ms=round(search_ms, 3),
+                                                            notes=img.conversions))
 
 @call_parse
 @cli_errors
@@ -193,6 +204,8 @@ def cxr_search_text(query: str,  # a description, e.g. "viral pneumonia"
     check_args(k=K)
     if not query or not query.strip(): raise CXRError("the text query is empty", "pass a description such as \"viral pneumonia\"")
     idx, meta, embedder = open_index(index, need_text=True)
-    t0 = time.perf_counter(); vec = embedder.text([query]); embed_ms = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter(); hits = neighbours(idx, meta, vec, K); search_ms = (time.perf_counter() - t0) * 1000
+    vecs, found = [], []
+    embed_ms, = timed_ms(embedder.text, [[query]], outputs=vecs)
+    search_ms, = timed_ms(lambda v: neighbours(idx, meta, v, K), vecs, outputs=found)
+    hits = found[0]
     _report(query, meta, hits, json, grid, None, dict(embed_ms=round(embed_ms, 3), search_ms=round(search_ms, 3)))

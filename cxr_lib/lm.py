@@ -50,7 +50,8 @@ def load_language_model(source: str = BUNDLED_LM):
         tokenizer = AutoTokenizer.from_pretrained(source, token=token)
         lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, token=token)
     except OSError as e:
-        raise CXRError(f"cannot load the language model {source!r} ({str(e).splitlines()[0][:120]})", "use the bundled model (default), a local folder, or a hub id while online") from None
+        raise CXRError(f"cannot load the language model {source!r} ({str(e).splitlines()[0][:120]})",
+                       "use the bundled model (default), a local folder, or a hub id while online") from None
     return lm.eval(), tokenizer
 
 # %% ../nbs/04b_lm.ipynb #b6fbbcb1
@@ -62,7 +63,8 @@ def answer_token_ids(tokenizer) -> tuple[list[int], list[int]]:
         ids = [tokenizer(w, add_special_tokens=False).input_ids for w in words]
         return sorted({i[0] for i in ids if len(i) == 1})
     yes, no = single(YES_WORDS), single(NO_WORDS)
-    if not yes or not no: raise CXRError("the tokenizer has no single-token yes/no", "use a model whose tokenizer encodes 'yes' and 'no' as single tokens")
+    if not yes or not no: raise CXRError("the tokenizer has no single-token yes/no",
+                                         "use a model whose tokenizer encodes 'yes' and 'no' as single tokens")
     return yes, no
 
 def yes_no_scores(logits: torch.Tensor, yes_ids, no_ids) -> tuple[torch.Tensor, torch.Tensor]:

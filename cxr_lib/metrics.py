@@ -17,15 +17,16 @@ from .core import CXRError
 
 # %% auto #0
 __all__ = ['METRICS', 'BAYES_COSTS', 'check_binary', 'confusion_counts', 'binary_metrics', 'bootstrap', 'bootstrap_metrics',
-           'format_ci', 'wilson_lower', 'threshold_for_sensitivity', 'threshold_for_specificity', 'bayes_threshold',
-           'complementary_answers', 'rule_contradictions', 'adjust_prior', 'em_prior']
+           'ci_dicts', 'format_ci', 'wilson_lower', 'threshold_for_sensitivity', 'threshold_for_specificity',
+           'bayes_threshold', 'complementary_answers', 'rule_contradictions', 'adjust_prior', 'em_prior']
 
 # %% ../nbs/02a_metrics.ipynb #5297a263
 METRICS = ("accuracy", "precision", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc")
 
 def check_binary(y, p) -> tuple[np.ndarray, np.ndarray]:
     y, p = np.asarray(y), np.asarray(p, dtype=float)
-    if y.ndim != 1 or y.shape != p.shape: raise CXRError(f"labels {y.shape} and scores {p.shape} should be 1-D and the same length", "pass one score per labelled image")
+    if y.ndim != 1 or y.shape != p.shape: raise CXRError(f"labels {y.shape} and scores {p.shape} should be 1-D and the same length",
+                                                         "pass one score per labelled image")
     if len(y) == 0: raise CXRError("no labelled predictions to score", "pass at least one image of each class")
     if not np.isin(y, (0, 1)).all(): raise CXRError("labels should be 0/1", "map the labels to 0 (negative) and 1 (positive)")
     return y.astype(int), p
@@ -53,10 +54,13 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict:
 
 # %% ../nbs/02a_metrics.ipynb #14661f85
 def bootstrap(statistic, *arrays, n_boot: int = 2000, seed: int = 0, level: float = 0.95, strata: list | None = None) -> dict:
-    "`statistic(*arrays)` with its percentile-bootstrap interval, every array resampled by the same rows: `{value, lo, hi}` (arrays when the statistic is a vector; NaN draws are left out). With `strata` (a list of row-index arrays) each group is resampled within itself, keeping its size. The study's only bootstrap."
+    """`statistic(*arrays)` with its percentile-bootstrap interval, every array resampled by the same rows: `{value, lo, hi}` (arrays
+    when the statistic is a vector; NaN draws are left out). With `strata` (a list of row-index arrays) each group is resampled
+    within itself, keeping its size. The study's only bootstrap."""
     arrays = [np.asarray(a) for a in arrays]
     n = len(arrays[0])
-    if n == 0 or any(len(a) != n for a in arrays): raise CXRError(f"cannot resample arrays of lengths {[len(a) for a in arrays]}", "pass non-empty arrays with one row per case")
+    if n == 0 or any(len(a) != n for a in arrays): raise CXRError(f"cannot resample arrays of lengths {[len(a) for a in arrays]}",
+            "pass non-empty arrays with one row per case")
     rng = np.random.default_rng(seed)
     rows = (rng.integers(0, n, size=(n_boot, n)) if strata is None else
             (np.concatenate([g[rng.integers(0, len(g), len(g))] for g in map(np.asarray, strata)]) for _ in range(n_boot)))
@@ -75,6 +79,11 @@ def bootstrap_metrics(y, p, threshold: float = 0.5, n_boot: int = 2000, seed: in
         m = binary_metrics(yy, pp, threshold)
         return [m[k] for k in METRICS]
     return pd.DataFrame(bootstrap(vector, y, p, n_boot=n_boot, seed=seed, level=level), index=list(METRICS))
+
+def ci_dicts(table: pd.DataFrame, metrics=None) -> dict:
+    """The rows of a `bootstrap_metrics` table (only `metrics`, when given) as `{metric: {value, lo, hi}}`, the form every result file
+    stores."""
+    return {m: {k: float(table.loc[m, k]) for k in ("value", "lo", "hi")} for m in (metrics or table.index)}
 
 def format_ci(row, digits: int = 3) -> str:
     "`0.912 [0.890, 0.931]` from anything with `value, lo, hi` (a dict, a frame row); `n/a` when there is no value."
@@ -101,7 +110,8 @@ def threshold_for_sensitivity(y, p, min_sensitivity: float = 0.95, confidence: f
     return float(pos[-1])
 
 def threshold_for_specificity(y, p, min_specificity: float = 0.85, confidence: float | None = None) -> float:
-    "Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` (or, with `confidence`, its Wilson lower bound) reaches `min_specificity`."
+    """Lowest threshold (answer yes when p ≥ threshold) whose specificity on `(y, p)` (or, with `confidence`, its Wilson lower bound)
+    reaches `min_specificity`."""
     neg = np.sort(np.asarray(p, float)[np.asarray(y) == 0])
     if len(neg) == 0: raise CXRError("no negative examples to set a specificity threshold on", "use a split with both answers")
     k = math.ceil(min_specificity * len(neg)) if confidence is None else next(
@@ -113,16 +123,19 @@ BAYES_COSTS = {"false_positive": 1.0, "false_negative": 1.0}  # equal costs: the
 
 def bayes_threshold(cost_fp: float = BAYES_COSTS["false_positive"], cost_fn: float = BAYES_COSTS["false_negative"]) -> float:
     "The threshold on a calibrated P(yes) that minimises expected cost: answer yes when `p >= cost_fp / (cost_fp + cost_fn)`."
-    if not (cost_fp > 0 and cost_fn > 0): raise CXRError(f"costs must be positive, got {cost_fp} and {cost_fn}", "pass the cost of a false positive and of a false negative, both > 0")
+    if not (cost_fp > 0 and cost_fn > 0): raise CXRError(f"costs must be positive, got {cost_fp} and {cost_fn}",
+                                                         "pass the cost of a false positive and of a false negative, both > 0")
     return cost_fp / (cost_fp + cost_fn)
 
 def complementary_answers(p_yes, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Answers to a question and to its complement (pneumonia / normal) from one probability: `(p >= t, not (p >= t))`, never both yes or both no."
+    """Answers to a question and to its complement (pneumonia / normal) from one probability: `(p >= t, not (p >= t))`, never both yes
+    or both no."""
     yes = np.asarray(p_yes, dtype=float) >= (bayes_threshold() if threshold is None else threshold)
     return yes, ~yes
 
 def rule_contradictions(p_yes, threshold_yes: float, threshold_complement: float) -> float:
-    "Share of films on which thresholds chosen separately for a question (on `p`) and its complement (on `1 − p`) give the same answer to both."
+    """Share of films on which thresholds chosen separately for a question (on `p`) and its complement (on `1 − p`) give the same
+    answer to both."""
     p = np.asarray(p_yes, dtype=float)
     return float(((p >= threshold_yes) == ((1 - p) >= threshold_complement)).mean())
 

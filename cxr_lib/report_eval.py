@@ -6,15 +6,16 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/report_eval.html.md"""
 
 # %% ../nbs/06b_report_eval.ipynb #94d7522f
 from __future__ import annotations
-import json, math, time
+import json, math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import CXRError, read_json, result_file, results_dir, write_json
+from .core import CXRError, Stopwatch, read_json, result_file, results_dir, write_json
 from .metrics import bootstrap, check_binary
-from .report_labels import (CONTRADICTIONS, SUBTYPE_NAMES, UNSUPPORTED, ReportLabel, checklist_report, contradictions, is_faithful, label_text,
+from .report_labels import (CONTRADICTIONS, SUBTYPE_NAMES, UNSUPPORTED, ReportLabel, checklist_report, contradictions,
+                                   is_faithful, label_text,
                                    unsupported_findings)
 from .reports import STRATEGIES, Decoding, checklist_text, generate_reports, instruction_for
 from .vqa_data import CATEGORIES
@@ -57,7 +58,8 @@ def diversity(reports: list[str]) -> dict:
     words = [r.lower().split() for r in reports]
     pairs = [tuple(w[i:i + 2]) for w in words for i in range(len(w) - 1)]
     counts = pd.Series(reports).value_counts()
-    return {"distinct": int(len(counts)), "distinct_share": len(counts) / len(reports), "most_common_share": float(counts.iloc[0] / len(reports)),
+    return {"distinct": int(len(counts)), "distinct_share": len(counts) / len(reports),
+            "most_common_share": float(counts.iloc[0] / len(reports)),
             "mean_words": float(np.mean([len(w) for w in words])), "distinct_2": len(set(pairs)) / len(pairs) if pairs else float("nan")}
 
 # %% ../nbs/06b_report_eval.ipynb #22d39eee
@@ -70,11 +72,13 @@ def stored_texts(split: str, adapter_name: str, max_new_tokens: int) -> dict:
     summary_path, lines = result_file("reports", "summary.json"), result_file("reports", f"{split}_reports.jsonl")
     if not (summary_path.exists() and lines.exists()): return {}
     summary = read_json(summary_path)
-    if summary.get("adapter", {}).get("name") != adapter_name or summary.get("decoding", {}).get("max_new_tokens") != max_new_tokens: return {}
+    if summary.get("adapter", {}).get("name") != adapter_name or summary.get("decoding",
+            {}).get("max_new_tokens") != max_new_tokens: return {}
     penalties = summary["decoding"]["repetition_penalty"]
     rows = [json.loads(l) for l in open(lines)]
     return {(STRATEGIES[r["strategy"]].adapter, penalties[r["strategy"]], r["index"], r["prompt"]): r["report"]
-            for r in rows if r["strategy"] in STRATEGIES and STRATEGIES[r["strategy"]].uses_lm and not STRATEGIES[r["strategy"]].checked}  # a checked report may be the template's
+            # a checked report may be the template's
+            for r in rows if r["strategy"] in STRATEGIES and STRATEGIES[r["strategy"]].uses_lm and not STRATEGIES[r["strategy"]].checked}
 
 def write_reports(models: dict, fmap: torch.Tensor, frame: pd.DataFrame, thresholds: dict, strategies=tuple(STRATEGIES),
                   max_new_tokens: int = 64, batch_size: int = 32, progress: bool = True, stored: dict | None = None) -> pd.DataFrame:
@@ -86,29 +90,34 @@ def write_reports(models: dict, fmap: torch.Tensor, frame: pd.DataFrame, thresho
     classifier = list(zip(frame.classifier_prob, frame.classifier_threshold))
     for name in strategies:
         s = STRATEGIES[name]
-        t0 = time.perf_counter()
+        clock = Stopwatch()
         if s.uses_lm:
             prompts = [instruction_for(s, a, thresholds, c) for a, c in zip(answers, classifier)]
             key = (s.adapter, tuple(prompts), s.repetition_penalty)
             earlier = [(stored or {}).get((s.adapter, s.repetition_penalty, int(i), p)) for i, p in zip(frame.index, prompts)]
-            if key not in written and all(t is not None for t in earlier): written[key] = (earlier, float("nan"))  # not timed: not written here
+            # not timed: not written here
+            if key not in written and all(t is not None for t in earlier): written[key] = (earlier, float("nan"))
             if key not in written:
-                texts = generate_reports(models[s.adapter], fmap, prompts, Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty),
+                texts = generate_reports(models[s.adapter], fmap, prompts, Decoding(max_new_tokens,
+                        repetition_penalty=s.repetition_penalty),
                                          batch_size, progress, desc=name)
-                written[key] = (texts, time.perf_counter() - t0)
+                written[key] = (texts, clock.s)
             reports, generation_s = written[key]
         else:
             prompts = [checklist_text(a, thresholds) for a in answers]
             reports, generation_s = [checklist_report(a, thresholds) for a in answers], 0.0
         replaced = [s.checked and not is_faithful(r, a, thresholds) for r, a in zip(reports, answers)]
         reports = [checklist_report(a, thresholds) if swap else r for r, a, swap in zip(reports, answers, replaced)]
-        seconds = generation_s if math.isnan(generation_s) else max(generation_s, time.perf_counter() - t0)
+        seconds = generation_s if math.isnan(generation_s) else max(generation_s, clock.s)
         read = [label_text(r) for r in reports]
-        out.append(pd.DataFrame({"index": frame.index, "strategy": name, "prompt": prompts, "report": reports, "label": frame.label.to_numpy(),
+        out.append(pd.DataFrame({"index": frame.index, "strategy": name, "prompt": prompts, "report": reports,
+                                 "label": frame.label.to_numpy(),
                                  "report_label": [l.pneumonia for l in read], "classifier_prob": frame.classifier_prob.to_numpy(),
-                                 "subtype": frame.subtype.to_numpy(), "report_subtype": [l.subtype for l in read], "hedged": [l.hedged for l in read],
+                                 "subtype": frame.subtype.to_numpy(), "report_subtype": [l.subtype for l in read],
+                                 "hedged": [l.hedged for l in read],
                                  "unsupported": [unsupported_findings(r) for r in reports],
-                                 "contradictions": [contradictions(r, a, thresholds) if s.reads_answers else None for r, a in zip(reports, answers)],
+                                 "contradictions": [contradictions(r, a, thresholds) if s.reads_answers else None for r,
+                                                    a in zip(reports, answers)],
                                  "replaced_by_template": replaced,
                                  "classifier_says": (frame.classifier_prob >= frame.classifier_threshold).astype(int).to_numpy(),
                                  "checklist_says": (frame.pneumonia >= thresholds["pneumonia"]).astype(int).to_numpy(),
@@ -121,7 +130,8 @@ def subtype_scores(frame: pd.DataFrame) -> dict:
     called = frame[(frame.label == 1) & frame.subtype.isin(list(SUBTYPE_NAMES)) & (frame.report_label == 1)]
     named = called[called.report_subtype.notna()]
     return {"n_pneumonia_reports": int(len(called)), "named_share": float(len(named) / len(called)) if len(called) else float("nan"),
-            "n_named": int(len(named)), "named_correct": float((named.subtype.map(SUBTYPE_NAMES) == named.report_subtype).mean()) if len(named) else float("nan")}
+            "n_named": int(len(named)),
+            "named_correct": float((named.subtype.map(SUBTYPE_NAMES) == named.report_subtype).mean()) if len(named) else float("nan")}
 
 def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0, control: pd.DataFrame | None = None) -> dict:
     """Every measure of one strategy's reports on one split. A report hallucinates when it asserts an unsupported finding or, if it
@@ -136,7 +146,8 @@ def strategy_scores(frame: pd.DataFrame, n_boot: int = 2000, seed: int = 0, cont
     said = pd.Series([k for ks, g in zip(frame.contradictions, given) if g for k in ks], dtype=object).value_counts()
     gain = None
     if control is not None:
-        if list(control["index"]) != list(frame["index"]): raise CXRError("the control's films differ from the strategy's", "score two strategies on the same films, in the same order")
+        if list(control["index"]) != list(frame["index"]): raise CXRError("the control's films differ from the strategy's",
+                "score two strategies on the same films, in the same order")
         other = control.report_label.fillna(-1).to_numpy(int)
         gain = bootstrap(lambda yy, a, b: float(np.mean(a == yy) - np.mean(b == yy)), y, reported, other, n_boot=n_boot, seed=seed)
     return {"n": int(len(frame)), **agreement(y, reported, n_boot, seed),
@@ -179,13 +190,15 @@ def write_report_results(reports: dict[str, pd.DataFrame], summary: dict, out_di
     "Write `{split}_reports.jsonl` and `summary.json` under `results/reports/`."
     out = Path(out_dir) if out_dir else results_dir("reports")
     out.mkdir(parents=True, exist_ok=True)
-    extra = ["subtype", "report_subtype", "hedged", "unsupported", "contradictions", "replaced_by_template", "classifier_says", "checklist_says"]
+    extra = ["subtype", "report_subtype", "hedged", "unsupported", "contradictions", "replaced_by_template", "classifier_says",
+             "checklist_says"]
     flags = ("hedged", "replaced_by_template")
     for split, frame in reports.items():
         rows = frame[list(REPORT_COLUMNS) + extra].astype(object).where(frame[list(REPORT_COLUMNS) + extra].notna(), None)
         with open(out / f"{split}_reports.jsonl", "w") as f:
             for r in rows.to_dict("records"):
                 r = {k: (bool(v) if k in flags else int(v) if isinstance(v, (np.integer, bool, np.bool_)) else v) for k, v in r.items()}
-                r = {k: v for k, v in r.items() if v is not None or k in REPORT_COLUMNS}  # an absent extra reads back as missing; the file stays under 2 MiB
+                # an absent extra reads back as missing; the file stays under 2 MiB
+                r = {k: v for k, v in r.items() if v is not None or k in REPORT_COLUMNS}
                 f.write(json.dumps(r | {"classifier_prob": round(float(r["classifier_prob"]), 6)}, separators=(",", ":")) + "\n")
     return write_json(summary, out / "summary.json")

@@ -24,9 +24,11 @@ LEVELS = ("certain", "likely", "possible", "unlikely", "absent")
 CERTAIN_FROM, LIKELY_FROM, UNLIKELY_FROM = 0.90, 0.65, 0.10  # fixed cut-offs inside each side of the threshold
 
 def hedge(p: float, threshold: float) -> str:
-    "The verbal level of a calibrated probability. The yes/no boundary is the operating `threshold` exactly; the fixed cut-offs only split each side."
+    """The verbal level of a calibrated probability. The yes/no boundary is the operating `threshold` exactly; the fixed cut-offs only
+    split each side."""
     if not 0 <= p <= 1: raise CXRError(f"probability {p} is outside [0, 1]", "pass calibrated probabilities")
-    if p >= threshold: return "certain" if p >= max(CERTAIN_FROM, threshold) else "likely" if p >= max(LIKELY_FROM, threshold) else "possible"
+    if p >= threshold: return "certain" if p >= max(CERTAIN_FROM, threshold) else "likely" if p >= max(LIKELY_FROM,
+            threshold) else "possible"
     return "absent" if p < min(UNLIKELY_FROM, threshold) else "unlikely"
 
 def is_positive(level: str) -> bool:
@@ -73,7 +75,9 @@ NORMAL_TERMS = r"lungs? (?:are|is) clear|clear lungs|\bnormal\b|no acute|unremar
 SUBTYPE_TERMS = {"bacterial": r"bacteri\w*", "viral": r"\bvir(?:al|us|uses)\b"}
 HEDGED_NEGATION = r"can ?not be (?:excluded|ruled out)|not excluded"  # "cannot be excluded" keeps a finding open: a hedge
 NEGATION_BEFORE = r"\b(?:no|not|without|negative for|free of|absence of|resolution of)\b"
-NEGATION_AFTER = r"\b(?:absent|not (?:seen|present|identified|visible|evident)|unlikely|ruled out|excluded|resolved)\b|^\W*(?:no|negative)\b"  # last: "pneumonia: no"
+# last: "pneumonia: no"
+NEGATION_AFTER = (r"\b(?:absent|not (?:seen|present|identified|visible|evident)|unlikely|ruled out|excluded|resolved)\b"
+                  r"|^\W*(?:no|negative)\b")
 HEDGES_BEFORE = r"\b(?:possible|possibly|probable|probably|likely|may|might|could|suggest\w*|suspicious|suspected|questionable|favou?rs?)\b"
 HEDGES_AFTER = r"^\s*(?:(?:is|are|seems?|appears?)\s+(?:possible|probable|likely|suspected|questionable)|may|might|could)\b"
 UNDECIDED_SUBTYPE = r"cannot be told apart|cannot be determined|indeterminate|undetermined"
@@ -110,7 +114,9 @@ def label_text(text: str) -> ReportLabel:
     pneumonia = mentions(conclusion, PNEUMONIA_TERMS)
     stated = [p for p in pneumonia if p != "negated"]
     if stated: label, hedged = 1, all(p == "hedged" for p in stated)
-    elif pneumonia or any(p != "negated" for p in mentions(conclusion, NORMAL_TERMS)): label, hedged = 0, bool(re.search(r"\bunlikely\b", conclusion.lower()))
+    elif pneumonia or any(p != "negated" for p in mentions(conclusion,
+                                                           NORMAL_TERMS)): label, hedged = 0, bool(re.search(r"\bunlikely\b",
+                                                                   conclusion.lower()))
     else: return ReportLabel(None, None, False)
     named = {name for name, pattern in SUBTYPE_TERMS.items() for c in clauses(text) if not re.search(UNDECIDED_SUBTYPE, c)
              for m in re.finditer(pattern, c) if mention_polarity(c, m) != "negated"}
@@ -122,11 +128,17 @@ UNSUPPORTED = {
     "fracture or bone": r"fractur\w*|\bbones?\b|\bribs?\b|clavic\w*|vertebra\w*|\bspine\b",
     "effusion, pneumothorax or heart": r"effusions?|pneumothora\w*|cardiomegal\w*|enlarged heart|heart size|pericardi\w*",
     "mass, nodule, cavity or cancer": r"\bmass(?:es)?\b|nodul\w*|tumou?rs?|cancer\w*|malignan\w*|cavit(?:y|ies|ation)",
-    "named lobe or side": r"\b(?:right|left|upper|middle|lower)(?: (?:upper|middle|lower))? lobes?\b|lingula\w*|\b(?:right|left)[- ]sided\b|\bon the (?:right|left)\b",
+    "named lobe or "
+    "side": r"\b(?:right|left|upper|middle|lower)(?: (?:upper|middle|lower))? lobes?\b|lingula\w*|\b(?:right|left)[- ]sided\b|\bon "
+            r"the (?:right|left)\b",
     "measurement": r"\b\d+(?:\.\d+)?\s?(?:mm|cm|millimet\w*|centimet\w*)\b",
-    "comparison with an earlier study": r"\b(?:prior|previous|earlier) (?:study|studies|films?|exam\w*|radiographs?)|interval (?:change|improvement|worsening)|compared (?:with|to)",
+    "comparison with an earlier "
+    "study": r"\b(?:prior|previous|earlier) (?:study|studies|films?|exam\w*|radiographs?)|interval "
+             r"(?:change|improvement|worsening)|compared (?:with|to)",
     "other test or modality": r"\b(?:ct|mri|ultrasound|cultures?|swabs?|swabbing|gram stain|blood tests?|dna|biopsy|lavage)\b",
-    "pathogen, treatment or history": r"streptococc\w*|staphylococc\w*|influenza|\brsv\b|covid\w*|tubercul\w*|antibiotic\w*|penicillin\w*|surg\w*|trauma\w*|fever|cough\w*",
+    "pathogen, treatment or "
+    "history": (r"streptococc\w*|staphylococc\w*|influenza|\brsv\b|covid\w*|tubercul\w*|antibiotic\w*|penicillin\w*|surg\w*"
+                r"|trauma\w*|fever|cough\w*"),
 }
 
 def unsupported_findings(text: str) -> list[str]:

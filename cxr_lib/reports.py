@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/report_generation.html.md"""
 
 # %% ../nbs/06_report_generation.ipynb #85df9d36
 from __future__ import annotations
-import json, math, time
+import json, math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,19 +16,19 @@ import torch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .backends import CompactBackend, HFBackend, stored_points
+from .backends import CompactBackend, calibrate, operating_points, stored_points
+from .hf_backend import HFBackend
 from .calibration import apply_softmax_temperature
 from .classifier import load_classifier
 from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits
-from .core import CXRError, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
+from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, contradictions,
                                    hedge, is_faithful, label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
 from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
-from .vqa_eval import calibrate, operating_points
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLASSIFIER_FILES', 'Strategy', 'checklist_text', 'classifier_text',
@@ -269,9 +269,9 @@ def teaching(config: ReportTrainConfig, data: PneumoniaMNIST, thresholds: dict |
     from peft import get_peft_model_state_dict
     model, _ = load_vqa(default_checkpoint())
     findings = pneumoniamnist_findings("train", data)
-    t0 = time.perf_counter()
+    clock = Stopwatch()
     losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings, thresholds or vqa_thresholds(), config), config, progress)
-    meta = dict(config=asdict(config), key=config.key(), vqa_checkpoint=VQAConfig().name(), losses=losses, train_seconds=time.perf_counter() - t0,
+    meta = dict(config=asdict(config), key=config.key(), vqa_checkpoint=VQAConfig().name(), losses=losses, train_seconds=clock.s,
                 torch=torch.__version__)
     return {"adapter": get_peft_model_state_dict(model.lm)}, meta
 
@@ -320,7 +320,7 @@ def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str |
     s = STRATEGIES[strategy]
     report_folder = Path(adapter) if adapter else default_report_adapter()
     if s.adapter == "report" and backend == "compact" and not _adapter_run(report_folder).exists(): raise CXRError(f"no report adapter in {report_folder}", REPORT_FIX)
-    t0 = time.perf_counter()
+    clock = Stopwatch()
     answers = classifier = thresholds = None
     if "{checklist}" in s.instruction or not s.uses_lm:
         # the VQA run's validation thresholds and calibrators, stored beside its weights, or a site's own (cxr-calibrate-site)
@@ -345,7 +345,7 @@ def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str |
             "contradictions": contradictions(report, answers, thresholds) if s.reads_answers else None, "replaced_by_template": replaced,
             "vqa_answers": answers,
             "classifier": None if classifier is None else {"model": "four-finding CNN ensemble", "probability": classifier[0], "threshold": classifier[1]},
-            "seconds": time.perf_counter() - t0}
+            "seconds": clock.s}
 
 _json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there
 

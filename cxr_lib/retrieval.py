@@ -22,7 +22,8 @@ __all__ = ['TEXT_QUERIES', 'precision_at_k', 'average_precision', 'chance_precis
 def precision_at_k(relevant: np.ndarray, k: int) -> np.ndarray:
     "Per-query Precision@k from a boolean relevance matrix (queries, ranks) in rank order."
     relevant = np.asarray(relevant, dtype=bool)
-    if relevant.ndim != 2 or relevant.shape[1] < k: raise CXRError(f"need at least {k} ranks per query, got shape {relevant.shape}", "search more neighbours than k")
+    if relevant.ndim != 2 or relevant.shape[1] < k: raise CXRError(f"need at least {k} ranks per query, got shape {relevant.shape}",
+            "search more neighbours than k")
     return relevant[:, :k].mean(1)
 
 def average_precision(relevant: np.ndarray, n_relevant: np.ndarray | None = None) -> np.ndarray:
@@ -42,7 +43,8 @@ def chance_precision(labels: np.ndarray) -> float:
 # %% ../nbs/07_retrieval.ipynb #r011
 def retrieval_scores(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray, self_index: np.ndarray | None = None,
                      ks=(1, 5, 10)) -> pd.DataFrame:
-    "Per-query Precision@k and AP from a similarity matrix (queries, gallery); `self_index[q]` (or -1) is the query's own gallery row, excluded."
+    """Per-query Precision@k and AP from a similarity matrix (queries, gallery); `self_index[q]` (or -1) is the query's own gallery
+    row, excluded."""
     sim = np.array(sim, dtype=np.float64, copy=True)
     if self_index is not None:
         q = np.flatnonzero(np.asarray(self_index) >= 0)
@@ -100,8 +102,9 @@ def precision_from_neighbors(nb: pd.DataFrame, labels: np.ndarray, k: int) -> fl
 # %% ../nbs/07_retrieval.ipynb #r056
 def retrieval_grid(images: np.ndarray, labels: np.ndarray, rows: list[tuple[str, np.ndarray | None, int | None, np.ndarray, np.ndarray]],
                    class_names=CLASS_NAMES, per_line: int = 5):
-    """A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours, frames green/red
-    by label agreement. Neighbours wrap after `per_line`, so the thumbnails and their captions stay legible at page width."""
+    """A figure: per row (title, query image or None, query label or None, neighbour indices, scores) the query and its neighbours,
+    frames green/red by label agreement. Neighbours wrap after `per_line`, so the thumbnails and their captions stay legible at page
+    width."""
     import matplotlib.pyplot as plt
     lines = [max(1, -(-len(r[3]) // per_line)) for r in rows]
     fig, axes = plt.subplots(sum(lines), per_line + 1, figsize=(1.45 * (per_line + 1), 1.85 * sum(lines)), squeeze=False)

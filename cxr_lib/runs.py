@@ -19,7 +19,8 @@ __all__ = ['MAX_FILE_BYTES', 'LR_SCHEDULES', 'fingerprint', 'save_weights', 'loa
 
 # %% ../nbs/00a_runs.ipynb #fad7f075
 def fingerprint(payload) -> str:
-    "A short stable hash of everything that decides what a run learns (its config, and the data or wordings it is taught): the run's name, and the proof a stored file belongs to it."
+    """A short stable hash of everything that decides what a run learns (its config, and the data or wordings it is taught): the run's
+    name, and the proof a stored file belongs to it."""
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
 def _float32(t): return t.float() if t.is_floating_point() else t
@@ -43,8 +44,9 @@ def _remove_stored(path: Path):  # a run saved again replaces its old files, sin
 
 def save_weights(state: dict, path: str | Path, keep_float32: Callable[[str], bool] = lambda name: False,
                  max_bytes: int = MAX_FILE_BYTES) -> Path:
-    """Write a state dict as safetensors, floating tensors in float16 unless `keep_float32(name)`; the only writer of weights in the library.
-    Over `max_bytes` it writes shards `<stem>-00001-of-0000N.safetensors` and the index `<name>.index.json`, as Hugging Face does."""
+    """Write a state dict as safetensors, floating tensors in float16 unless `keep_float32(name)`; the only writer of weights in the
+    library. Over `max_bytes` it writes shards `<stem>-00001-of-0000N.safetensors` and the index `<name>.index.json`, as Hugging
+    Face does."""
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); _remove_stored(path)
     tensors = {k: (v if keep_float32(k) or not v.is_floating_point() else v.half()).detach().contiguous() for k, v in state.items()}
@@ -59,7 +61,8 @@ def save_weights(state: dict, path: str | Path, keep_float32: Callable[[str], bo
     return path
 
 def load_weights(path: str | Path, fix: str) -> dict:
-    "Tensors of a safetensors file (or of its shards), floating ones in float32; a missing or unreadable file is one `CXRError` line ending in `fix`."
+    """Tensors of a safetensors file (or of its shards), floating ones in float32; a missing or unreadable file is one `CXRError` line
+    ending in `fix`."""
     from safetensors.torch import load_file
     path = Path(path); index = path.with_name(path.name + ".index.json")
     if not stored(path): raise CXRError(f"no weights file {path}", fix)
@@ -106,17 +109,20 @@ class Run:
     @property
     def points_path(self) -> Path:
         "The JSON of the run's decision thresholds and calibrators, beside its weights (as torchxrayvision keeps `op_threshs`)."
-        return self.meta.with_name("operating_points.json") if self.meta.name == "config.json" else self.meta.with_suffix(".operating_points.json")
+        if self.meta.name == "config.json": return self.meta.with_name("operating_points.json")
+        return self.meta.with_suffix(".operating_points.json")
 
     def operating_points(self) -> dict:
         "The thresholds and calibrators chosen on validation for this run; CLIs read them from here."
-        if not self.points_path.is_file(): raise CXRError(f"no operating points stored at {self.points_path}", "run the chapter that evaluates this model on validation")
+        if not self.points_path.is_file(): raise CXRError(f"no operating points stored at {self.points_path}",
+                                                          "run the chapter that evaluates this model on validation")
         return read_json(self.points_path)
 
     def save_operating_points(self, points: dict) -> Path: return write_json(points, self.points_path)
 
 def train_or_load(run: Run, train: Callable[[], tuple[dict, dict]], load: Callable[[Run], object], retrain: bool = False):
-    "The model stored at `run`: trained first when absent or `retrain` (`train()` returns the states and JSON to store), then always loaded back from its float16 files, so a fresh run and a stored one are the same weights."
+    """The model stored at `run`: trained first when absent or `retrain` (`train()` returns the states and JSON to store), then always
+    loaded back from its float16 files, so a fresh run and a stored one are the same weights."""
     if retrain or not run.exists(): run.save(*train())
     return load(run)
 
@@ -130,13 +136,16 @@ def _ramped_cosine(step: int, total: int, warm: int) -> float:  # a cosine over 
 LR_SCHEDULES = ("onecycle", "cosine", "constant", "warmup_cosine", "ramped_cosine")
 
 def lr_schedule(optimizer, kind: str, total_steps: int, warmup: float = 0.05, warmup_steps: int | None = None):
-    "The learning-rate schedule `kind` over `total_steps` optimiser steps; the warm-up lasts `warmup_steps`, else a `warmup` fraction of the steps (at least one)."
+    """The learning-rate schedule `kind` over `total_steps` optimiser steps; the warm-up lasts `warmup_steps`, else a `warmup` fraction
+    of the steps (at least one)."""
     import torch
     if kind not in LR_SCHEDULES: raise CXRError(f"unknown schedule {kind!r}", f"choose one of {', '.join(LR_SCHEDULES)}")
-    if total_steps < 1: raise CXRError(f"the run has {total_steps} optimisation steps", "train for at least one epoch on at least one batch of images")
+    if total_steps < 1: raise CXRError(f"the run has {total_steps} optimisation steps",
+                                       "train for at least one epoch on at least one batch of images")
     warm = warmup_steps if warmup_steps is not None else max(1, int(warmup * total_steps))
     if kind == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total_steps, pct_start=0.15)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                   total_steps=total_steps, pct_start=0.15)
     if kind == "cosine": return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     shape = {"constant": lambda s: 1.0, "warmup_cosine": lambda s: _warmup_then_cosine(s, total_steps, warm),
              "ramped_cosine": lambda s: _ramped_cosine(s, total_steps, warm)}[kind]

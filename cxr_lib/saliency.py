@@ -52,7 +52,8 @@ def pixel_order(maps: np.ndarray) -> np.ndarray:
     return np.argsort(-m.reshape(len(m), -1), axis=1, kind="stable")
 
 def perturbed(images: np.ndarray, maps: np.ndarray, fractions, mode: str = "deletion", baseline=None) -> np.ndarray:
-    "uint8 (n, len(fractions), h, w): the top-f salient pixels replaced by the baseline (deletion) or the only ones taken from the image (insertion)."
+    """uint8 (n, len(fractions), h, w): the top-f salient pixels replaced by the baseline (deletion) or the only ones taken from the
+    image (insertion)."""
     if mode not in ("deletion", "insertion"): raise ValueError(f"mode must be 'deletion' or 'insertion', not {mode!r}")
     images = np.asarray(images); n, h, w = images.shape
     if np.shape(maps) != images.shape: raise ValueError(f"maps {np.shape(maps)} and images {images.shape} differ in shape")

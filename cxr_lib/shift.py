@@ -42,7 +42,8 @@ def perturb(images: np.ndarray, kind: str, severity: int, seed: int = 0) -> np.n
     else: y = PERTURBATIONS[kind](x, severity)
     return (y.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
-def perturbed_set(images: np.ndarray, labels: np.ndarray, kinds: tuple[str, ...], severities=(1, 2, 3), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def perturbed_set(images: np.ndarray, labels: np.ndarray, kinds: tuple[str, ...], severities=(1, 2, 3),
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     "Every film under every perturbation in `kinds` at every severity, with its label repeated."
     xs = [perturb(images, k, s, seed + 31 * j + s) for j, k in enumerate(kinds) for s in severities]
     return np.concatenate(xs), np.tile(np.asarray(labels), len(xs))
@@ -51,7 +52,8 @@ def perturbed_set(images: np.ndarray, labels: np.ndarray, kinds: tuple[str, ...]
 def penultimate_features(model: Classifier, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     "The compact CNN's pooled features (n, 128): what the domain classifier of `domain_weights` reads."
     model.eval(); backbone = model.backbone
-    out = [backbone.head[:2](backbone.features(model.prepare(to_unit(images[i:i + batch_size])))) for i in range(0, len(images), batch_size)]
+    out = [backbone.head[:2](backbone.features(model.prepare(to_unit(images[i:i + batch_size])))) for i in range(0, len(images),
+            batch_size)]
     return torch.cat(out).numpy()
 
 def domain_weights(source: np.ndarray, target: np.ndarray, clip: float = 20.0) -> np.ndarray:
@@ -75,7 +77,8 @@ def batchnorm_adapted(model: Classifier, images: np.ndarray, batch_size: int = 2
     for i in range(0, len(images), batch_size): adapted(to_unit(images[i:i + batch_size]))
     return adapted.eval()
 
-def tent_adapted(model: Classifier, images: np.ndarray, epochs: int = 1, lr: float = 1e-3, batch_size: int = 64, seed: int = 0) -> Classifier:
+def tent_adapted(model: Classifier, images: np.ndarray, epochs: int = 1, lr: float = 1e-3, batch_size: int = 64,
+                 seed: int = 0) -> Classifier:
     """TENT (Wang et al., ICLR 2021): BatchNorm scales and shifts updated to minimise the entropy of the predictions on the unlabelled
     `images`, with batch statistics; the result is then re-normalised on all of `images` (see `batchnorm_adapted`)."""
     adapted = copy.deepcopy(model); adapted.requires_grad_(False)
@@ -93,7 +96,8 @@ def tent_adapted(model: Classifier, images: np.ndarray, epochs: int = 1, lr: flo
     return batchnorm_adapted(adapted.requires_grad_(False), images)
 
 def em_class_priors(p: np.ndarray, source_priors: np.ndarray, tol: float = 1e-8, max_iter: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    "Saerens et al. (2002) for k classes: the class priors of an unlabelled set scored `p` (n, k) at `source_priors`, and `p` moved to them."
+    """Saerens et al. (2002) for k classes: the class priors of an unlabelled set scored `p` (n, k) at `source_priors`, and `p` moved
+    to them."""
     p, src = np.asarray(p, dtype=float), np.asarray(source_priors, dtype=float)
     prior = src.copy()
     for _ in range(max_iter):

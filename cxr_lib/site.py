@@ -22,11 +22,9 @@ from .vqa_data import CATEGORIES
 from .vqa_eval import contradictions
 
 # %% auto #0
-__all__ = ['VQA_TARGETS', 'SITE_MODELS', 'PRIOR_SD', 'SITE_PROTOCOLS', 'SITE_NS', 'CURVE_COLUMNS', 'ESTIMATORS', 'PROXY_SHIFTS',
-           'SiteModel', 'FilmScores', 'film_scores', 'ranking_reading', 'fit_site_map', 'apply_site_map',
-           'site_threshold', 'recalibrate', 'contradiction_rate', 'scored_rows', 'site_curve', 'curve_summary',
-           'criteria_held', 'smallest_n', 'atc_accuracy', 'estimate_on_target', 'film_pixels', 'importance_weights',
-           'proxy_target', 'estimator_errors', 'calibration_candidates', 'label_free_choice']
+__all__ = ['VQA_TARGETS', 'SITE_MODELS', 'PRIOR_SD', 'SITE_PROTOCOLS', 'SITE_NS', 'CURVE_COLUMNS', 'SiteModel', 'FilmScores',
+           'film_scores', 'ranking_reading', 'fit_site_map', 'apply_site_map', 'site_threshold', 'recalibrate',
+           'contradiction_rate', 'scored_rows', 'site_curve', 'curve_summary', 'criteria_held', 'smallest_n']
 
 # %% ../nbs/05a_site.ipynb #74f165f7
 @dataclass(frozen=True)
@@ -35,7 +33,8 @@ class SiteModel:
     name: str
     categories: tuple[str, ...]
     targets: dict  # the criteria a site must reach: sensitivity / specificity minima, an ECE maximum
-    rule: str  # how it turns a probability into yes: 'bayes' (p ≥ 0.5) or 'sensitivity' (the highest threshold keeping the target sensitivity)
+    # how it turns a probability into yes: 'bayes' (p ≥ 0.5) or 'sensitivity' (the highest threshold keeping the target sensitivity)
+    rule: str
 
 VQA_TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05}
 SITE_MODELS = {m.name: m for m in (
@@ -47,7 +46,8 @@ SITE_MODELS = {m.name: m for m in (
 # %% ../nbs/05a_site.ipynb #9dd97aa0
 @dataclass
 class FilmScores:
-    "A model's calibrated probabilities on one set of films: `p` and `y` are (films, categories) arrays, `raw` the uncalibrated `p` where stored."
+    """A model's calibrated probabilities on one set of films: `p` and `y` are (films, categories) arrays, `raw` the uncalibrated `p`
+    where stored."""
     model: str
     films: list[str]
     categories: tuple[str, ...]
@@ -88,7 +88,8 @@ def _task1_scores(split: str) -> FilmScores:
 _LOADERS = {"VQA model": _vqa_scores, "four-finding ensemble": _four_finding_scores, "Task 1 ensemble": _task1_scores}
 
 def film_scores(model: str, split: str) -> FilmScores:
-    "The committed per-film probabilities of `model` (a `SITE_MODELS` name) on `split`: 'val' (the split its operating points were fitted on) or 'test'."
+    """The committed per-film probabilities of `model` (a `SITE_MODELS` name) on `split`: 'val' (the split its operating points were
+    fitted on) or 'test'."""
     if model not in SITE_MODELS: raise CXRError(f"unknown model {model!r}", f"use one of {', '.join(SITE_MODELS)}")
     if split not in ("val", "test"): raise CXRError(f"unknown split {split!r}", "use 'val' or 'test'")
     return _LOADERS[model](split)
@@ -124,7 +125,8 @@ def apply_site_map(p, a: float, b: float) -> np.ndarray:
 
 # %% ../nbs/05a_site.ipynb #ab1231de
 def site_threshold(rule: str, target_sensitivity: float, y, p, committed: float) -> float:
-    "The yes-threshold a site uses after recalibrating: the Bayes rule's 0.5, or (rule 'sensitivity') the highest threshold keeping `target_sensitivity` on its own films; the committed threshold when it has no positive film."
+    """The yes-threshold a site uses after recalibrating: the Bayes rule's 0.5, or (rule 'sensitivity') the highest threshold keeping
+    `target_sensitivity` on its own films; the committed threshold when it has no positive film."""
     if rule == "bayes": return bayes_threshold()
     y = np.asarray(y, int)
     return threshold_for_sensitivity(y, p, target_sensitivity, confidence=None) if y.sum() else committed
@@ -133,14 +135,19 @@ def _site_prevalence(y) -> float: return (np.sum(y) + 1) / (len(y) + 2)  # Lapla
 
 SITE_PROTOCOLS = {  # how a site uses n labelled films; 'site map' is the study's, the others are shown beside it
     "none": "the committed calibration and threshold (what a site gets with no local labels)",
-    "site map": "a two-parameter map refitted on the site's films, shrunk towards the committed calibration, then the model's threshold rule",
-    "prevalence": "the probabilities moved to the site's prevalence (its labelled films, Laplace-smoothed) by Bayes' rule, then the model's threshold rule",
+    "site map": "a two-parameter map refitted on the site's films, shrunk towards the committed calibration, then the model's "
+                "threshold rule",
+    "prevalence": "the probabilities moved to the site's prevalence (its labelled films, Laplace-smoothed) by Bayes' rule, then "
+                  "the model's threshold rule",
     "specificity threshold": "the committed calibration; the threshold moved to give specificity ≥ 0.85 on the site's own negative films",
-    "site map + specificity margin": ("the site map, then the lowest threshold whose specificity on the site's negative films is ≥ 0.85 at 95% "
-                                      "one-sided Wilson confidence (Task 1 keeps its sensitivity rule); added after the first curve was seen"),
+    "site map + specificity "
+    "margin": ("the site map, then the lowest threshold whose specificity on the site's negative films is ≥ 0.85 at 95% "
+                                      "one-sided Wilson confidence (Task 1 keeps its sensitivity rule); added after the first "
+                                      "curve was seen"),
 }
 
-def recalibrate(protocol: str, model: SiteModel, site: FilmScores, source_prevalence: np.ndarray, held: FilmScores) -> tuple[np.ndarray, np.ndarray]:
+def recalibrate(protocol: str, model: SiteModel, site: FilmScores, source_prevalence: np.ndarray,
+                held: FilmScores) -> tuple[np.ndarray, np.ndarray]:
     "The probabilities and thresholds, per category, that `protocol` gives on the films `held` after fitting on the labelled films `site`."
     p, thresholds = held.p.copy(), held.thresholds.copy()
     if protocol == "none" or len(site.films) == 0: return p, thresholds
@@ -152,7 +159,8 @@ def recalibrate(protocol: str, model: SiteModel, site: FilmScores, source_preval
                 if (y == 0).any(): thresholds[j] = threshold_for_specificity(y, q, VQA_TARGETS["specificity"], confidence=0.95)
                 continue
         elif protocol == "prevalence":
-            prior = _site_prevalence(y); p[:, j], q = adjust_prior(p[:, j], source_prevalence[j], prior), adjust_prior(q, source_prevalence[j], prior)
+            prior = _site_prevalence(y); p[:, j], q = adjust_prior(p[:, j], source_prevalence[j], prior), adjust_prior(q,
+                    source_prevalence[j], prior)
         elif protocol == "specificity threshold":
             if (y == 0).any(): thresholds[j] = threshold_for_specificity(y, q, VQA_TARGETS["specificity"])
             continue
@@ -165,7 +173,8 @@ SITE_NS = (0, 10, 25, 50, 100, 200)
 CURVE_COLUMNS = ("model", "category", "n", "draw", "sensitivity", "specificity", "ece", "contradiction")
 
 def contradiction_rate(p: np.ndarray, thresholds: np.ndarray, categories: tuple[str, ...]) -> float:
-    "Share of films whose yes/no answers to the four questions cannot all be true (`vqa_eval.CONTRADICTIONS`); NaN for a one-question model."
+    """Share of films whose yes/no answers to the four questions cannot all be true (`vqa_eval.CONTRADICTIONS`); NaN for a one-question
+    model."""
     if tuple(categories) != tuple(CATEGORIES): return float("nan")
     yes = pd.DataFrame(p >= thresholds, columns=list(CATEGORIES))
     return float(contradictions(yes).any(axis=1).mean())
@@ -221,120 +230,3 @@ def smallest_n(curve: pd.DataFrame, model: str, protocol: str, share: float = 0.
     first = lambda ok: next((int(n) for n, v in ok.sort_index().items() if v), None)
     return {"on_average": first(on_average), f"in_{round(share * 100)}pct_of_draws": first(per_draw >= share),
             "share_of_draws_meeting": {int(n): float(v) for n, v in per_draw.sort_index().items()}}
-
-# %% ../nbs/05a_site.ipynb #c91f50a9
-def _weighted_rates(y, p, threshold: float, w) -> tuple[float, float]:
-    yes, w = np.asarray(p) >= threshold, np.asarray(w, float)
-    pos, neg = np.asarray(y) == 1, np.asarray(y) == 0
-    return (w[pos & yes].sum() / w[pos].sum() if w[pos].sum() else np.nan, w[neg & ~yes].sum() / w[neg].sum() if w[neg].sum() else np.nan)
-
-def _soft_label_estimate(p, q, threshold: float) -> dict:
-    "Metrics of probabilities `p` if the films' true answer probabilities were `q`: ECE, sensitivity and specificity in expectation."
-    p, q = np.asarray(p, float), np.asarray(q, float)
-    yes = p >= threshold
-    e = ece(np.r_[np.ones(len(p)), np.zeros(len(p))].astype(int), np.r_[p, p], weights=np.r_[q, 1 - q])
-    return {"ece": e, "sensitivity": q[yes].sum() / q.sum(), "specificity": (1 - q)[~yes].sum() / (1 - q).sum()}
-
-def atc_accuracy(y_source, p_source, p_target, threshold: float) -> float:
-    """Average thresholded confidence (Garg et al., ICLR 2022): the confidence level that as many labelled source films exceed as the
-    model answers correctly there, and the share of unlabelled target films that exceed it, as their estimated accuracy."""
-    conf = lambda p: np.maximum(p, 1 - p)
-    correct = ((np.asarray(p_source) >= threshold) == (np.asarray(y_source) == 1)).mean()
-    level = np.quantile(conf(np.asarray(p_source, float)), 1 - correct)
-    return float((conf(np.asarray(p_target, float)) > level).mean())
-
-def estimate_on_target(method: str, y_source, p_source, p_target, threshold: float, weights=None) -> dict:
-    """A label-free estimate of ECE, sensitivity and specificity on unlabelled target films, from labelled source films:
-    'no shift' (the source's own values, the control), 'importance-weighted' (source films weighted by `weights`, from a domain
-    classifier), 'label shift' (the target's prevalence re-estimated by EM, its probabilities adjusted, and taken as the truth) or
-    'ATC' (average thresholded confidence; ECE only, as the gap between mean confidence and estimated accuracy)."""
-    y, ps, pt = np.asarray(y_source, int), np.asarray(p_source, float), np.asarray(p_target, float)
-    if method in ("no shift", "importance-weighted"):
-        w = np.ones(len(y)) if method == "no shift" else np.asarray(weights, float)
-        sens, spec = _weighted_rates(y, ps, threshold, w)
-        return {"ece": ece(y, ps, weights=w), "sensitivity": sens, "specificity": spec}
-    if method == "label shift":
-        return _soft_label_estimate(pt, em_prior(pt, y.mean())[1], threshold)
-    if method == "ATC":
-        accuracy = atc_accuracy(y, ps, pt, threshold)
-        return {"ece": abs(float(np.maximum(pt, 1 - pt).mean()) - accuracy), "sensitivity": np.nan, "specificity": np.nan}
-    raise CXRError(f"unknown estimator {method!r}", f"use one of {', '.join(ESTIMATORS)}")
-
-ESTIMATORS = ("no shift", "importance-weighted", "label shift", "ATC")
-
-# %% ../nbs/05a_site.ipynb #47525051
-def film_pixels(data, films: list[str]) -> np.ndarray:
-    "The 28×28 films named `split:index`, flattened and scaled to [0, 1]: what the domain classifier reads."
-    out = np.empty((len(films), 28 * 28))
-    for i, film in enumerate(films):
-        split, index = film.split(":"); out[i] = data[split][0][int(index)].reshape(-1) / 255.0
-    return out
-
-def importance_weights(source_pixels: np.ndarray, target_pixels: np.ndarray, n_components: int = 20) -> np.ndarray:
-    "Weights p_target / p_source for the source films (`shift.domain_weights`) on the first principal components of both sets' pixels."
-    from sklearn.decomposition import PCA
-    from cxr_lib.shift import domain_weights
-    both = PCA(n_components, random_state=0).fit_transform(np.concatenate([source_pixels, target_pixels]))
-    return domain_weights(both[:len(source_pixels)], both[len(source_pixels):])
-
-# %% ../nbs/05a_site.ipynb #27606647
-PROXY_SHIFTS = {  # labelled shifts built from validation films only, to check the estimators before any test label is read
-    "balanced prevalence": "the held half resampled to half pneumonia (every normal film, as many pneumonia films)",
-    "mostly pneumonia": "the held half resampled to nine pneumonia films in ten",
-    "brighter films": "half the held films, drawn with odds rising with mean brightness (a change of appearance, not of labels)",
-}
-
-def proxy_target(shift: str, y_pneumonia: np.ndarray, brightness: np.ndarray, rng) -> np.ndarray:
-    "Rows of the held half that make up the `shift` target set."
-    pos, neg = np.flatnonzero(y_pneumonia == 1), np.flatnonzero(y_pneumonia == 0)
-    if shift == "balanced prevalence": return np.r_[neg, rng.choice(pos, min(len(neg), len(pos)), replace=False)]
-    if shift == "mostly pneumonia": return np.r_[pos, rng.choice(neg, max(1, len(pos) // 9), replace=False)]
-    if shift == "brighter films":
-        z = (brightness - brightness.mean()) / brightness.std(); odds = np.exp(1.5 * z)
-        return rng.choice(len(z), len(z) // 2, replace=False, p=odds / odds.sum())
-    raise CXRError(f"unknown proxy shift {shift!r}", f"use one of {', '.join(PROXY_SHIFTS)}")
-
-def estimator_errors(scores: FilmScores, pixels: np.ndarray, repeats: int = 5, seed: int = 0) -> pd.DataFrame:
-    """Each estimator's estimate against the measured value on every proxy shift: validation films split in random halves, one labelled
-    (source), the other shifted and scored as an unlabelled target. One row per repeat, shift, category, estimator and metric."""
-    rows = []
-    for r in range(repeats):
-        rng = np.random.default_rng([seed, r])
-        order = rng.permutation(len(scores.films)); src, held = order[: len(order) // 2], order[len(order) // 2:]
-        for shift in PROXY_SHIFTS:
-            tgt = held[proxy_target(shift, scores.y[held, 0], pixels[held].mean(1), rng)]
-            w = importance_weights(pixels[src], pixels[tgt])
-            for j, c in enumerate(scores.categories):
-                ys, ps, yt, pt, t = scores.y[src, j], scores.p[src, j], scores.y[tgt, j], scores.p[tgt, j], scores.thresholds[j]
-                yes = pt >= t
-                measured = {"ece": ece(yt, pt), "sensitivity": yes[yt == 1].mean(), "specificity": (~yes[yt == 0]).mean()}
-                for method in ESTIMATORS:
-                    est = estimate_on_target(method, ys, ps, pt, t, w)
-                    rows += [dict(model=scores.model, repeat=r, shift=shift, category=c, estimator=method, metric=m,
-                                  estimate=est[m], measured=measured[m], error=est[m] - measured[m]) for m in measured]
-    return pd.DataFrame(rows)
-
-# %% ../nbs/05a_site.ipynb #90d24607
-def calibration_candidates(source: FilmScores, target: FilmScores) -> dict:
-    """The label-free choices for one model, as (validation, new-site) probability arrays: the committed calibration, no calibration
-    (where the raw answers are stored) and the committed calibration moved to the new site's prevalence as EM estimates it from its
-    unlabelled films."""
-    out = {"committed calibration": (source.p, target.p)}
-    if source.raw is not None: out["no calibration"] = (source.raw, target.raw)
-    prev = source.y.mean(0)
-    site_prev = np.array([em_prior(target.p[:, j], prev[j])[0] for j in range(len(prev))])
-    out["prevalence re-estimated (EM)"] = tuple(np.column_stack([adjust_prior(s.p[:, j], prev[j], site_prev[j]) for j in range(len(prev))])
-                                                for s in (source, target))
-    return out
-
-def label_free_choice(source: FilmScores, target_p: dict, weights, estimator: str) -> pd.DataFrame:
-    """Per category, each candidate's `estimator` estimate on the new site and the candidate chosen (lowest estimated ECE). It reads
-    the new site's probabilities only, never its labels. `target_p` maps a candidate to its (validation, new-site) probabilities."""
-    rows = []
-    for j, c in enumerate(source.categories):
-        for name, (ps, pt) in target_p.items():
-            est = estimate_on_target(estimator, source.y[:, j], ps[:, j], pt[:, j], source.thresholds[j], weights)
-            rows.append(dict(model=source.model, category=c, candidate=name, **{f"estimated_{k}": v for k, v in est.items()}))
-    out = pd.DataFrame(rows)
-    out["chosen"] = out.groupby("category").estimated_ece.transform("min").eq(out.estimated_ece)
-    return out

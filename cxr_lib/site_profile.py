@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
 
+from .calibration import Calibrator
 from .core import CXRError, cli_errors, write_json
 from .metrics import bayes_threshold
 from .site import PRIOR_SD, fit_site_map
@@ -23,39 +24,45 @@ _SITE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _YES, _NO = {"yes", "y", "1", "true"}, {"no", "n", "0", "false"}
 
 def read_site_labels(path: str | Path, min_films: int = SITE_MIN_FILMS) -> pd.DataFrame:
-    "A site's labelled films (`image`, `finding`, `answer` yes/no) checked: every finding known, every answer yes or no, enough films of both answers per finding."
+    """A site's labelled films (`image`, `finding`, `answer` yes/no) checked: every finding known, every answer yes or no, enough films
+    of both answers per finding."""
     path = Path(path)
     if not path.is_file(): raise CXRError(f"{path} not found", "pass a CSV with columns image, finding, answer")
     try: frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise CXRError(f"{path} is not a readable CSV ({' '.join(str(e).split())[:80]})", "save it as comma-separated UTF-8 text") from None
     missing = {"image", "finding", "answer"} - set(frame.columns)
-    if missing: raise CXRError(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}", "give it the columns image, finding, answer")
+    if missing: raise CXRError(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}",
+                               "give it the columns image, finding, answer")
     frame = frame.assign(finding=frame.finding.str.strip().str.lower(), answer=frame.answer.str.strip().str.lower())
     unknown = sorted(set(frame.finding) - set(CATEGORIES))
     if unknown: raise CXRError(f"unknown finding {unknown[0]!r} in {path.name}", f"use one of {', '.join(CATEGORIES)}")
     bad = frame[~frame.answer.isin(_YES | _NO)]
-    if len(bad): raise CXRError(f"row {bad.index[0] + 2} of {path.name} answers {bad.answer.iloc[0]!r}, not yes or no", "write yes or no in the answer column")
+    if len(bad): raise CXRError(f"row {bad.index[0] + 2} of {path.name} answers {bad.answer.iloc[0]!r}, not yes or no",
+                                "write yes or no in the answer column")
     frame["label"] = frame.answer.isin(_YES).astype(int)
     for c, g in frame.groupby("finding"):
-        if len(g) < min_films: raise CXRError(f"only {len(g)} films labelled for {c}", f"label at least {min_films} (the chapter 'Moving to a new site' shows why)")
-        if g.label.nunique() < 2: raise CXRError(f"every {c} film is answered {'yes' if g.label.iloc[0] else 'no'}", f"label films of both answers for {c}")
+        if len(g) < min_films: raise CXRError(f"only {len(g)} films labelled for {c}",
+                                              f"label at least {min_films} (the chapter 'Moving to a new site' shows why)")
+        if g.label.nunique() < 2: raise CXRError(f"every {c} film is answered {'yes' if g.label.iloc[0] else 'no'}",
+                                                 f"label films of both answers for {c}")
     return frame
 
 def compose_site_map(entry: dict, a: float, b: float) -> dict:
-    "The committed calibrator `entry` followed by the site map `(a, b)`, as one Platt calibrator on the raw answer's log-odds, at the Bayes threshold."
-    a0, b0 = (1 / entry["temperature"], 0.0) if entry["calibrator"] == "temperature" else (entry["platt"]["a"], entry["platt"]["b"])
-    return {"threshold": bayes_threshold(), "calibrator": "platt", "temperature": entry["temperature"], "platt": {"a": a * a0, "b": a * b0 + b},
+    """The committed calibrator `entry` followed by the site map `(a, b)`, as one Platt calibrator on the raw answer's log-odds, at the
+    Bayes threshold."""
+    committed = Calibrator.from_dict(entry); a0, b0 = committed.as_platt()
+    return {"threshold": bayes_threshold(), **Calibrator("platt", committed.temperature, a * a0, a * b0 + b).to_dict(),
             "site_map": {"a": a, "b": b}}
 
 def site_profile(points: dict, frame: pd.DataFrame, p_yes: np.ndarray, name: str, prior_sd: float = PRIOR_SD) -> dict:
     "Operating points for a site: each labelled finding's committed calibrator followed by its site map; the others as committed."
-    from cxr_lib.backends import apply_calibrator
     out = {**points, "categories": dict(points["categories"]), "site": name, "fitted_on": f"{len(frame)} labelled site answers",
-           "rule": f"Bayes decision (equal costs) after a site map fitted by cxr_lib.site.fit_site_map (prior sd {prior_sd})", "site_counts": {}}
+           "rule": f"Bayes decision (equal costs) after a site map fitted by cxr_lib.site.fit_site_map (prior sd {prior_sd})",
+           "site_counts": {}}
     for c, g in frame.groupby("finding"):
         rows = g.index.to_numpy()
-        a, b = fit_site_map(g.label.to_numpy(), apply_calibrator(points["categories"][c], p_yes[rows]), prior_sd)
+        a, b = fit_site_map(g.label.to_numpy(), Calibrator.from_dict(points["categories"][c])(p_yes[rows]), prior_sd)
         out["categories"][c] = compose_site_map(points["categories"][c], a, b)
         out["site_counts"][c] = {"films": len(g), "yes": int(g.label.sum())}
     return out
@@ -72,23 +79,28 @@ def cxr_calibrate_site(labels: str,  # CSV of the site's films: image (PNG/JPEG 
                        min_films: int = SITE_MIN_FILMS,  # the fewest labelled films per finding
                        replace: bool = False,  # replace an earlier profile of this name (the committed operating points are never replaced)
                        root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
-    "Fit a site's own calibration of the VQA answers on films it labelled, and store it beside the weights as a named operating-point profile."
+    """Fit a site's own calibration of the VQA answers on films it labelled, and store it beside the weights as a named operating-point
+    profile."""
     from cxr_lib.backends import CompactBackend, site_profile_path, stored_points
     from cxr_lib.data import load_pneumoniamnist, read_image
     from cxr_lib.vlm import checkpoint_run, default_checkpoint, load_vqa
     from cxr_lib.vqa_data import HELD_OUT
     if min_films < 2: raise CXRError(f"--min-films {min_films} is out of range", "pass an integer ≥ 2: a map needs films of both answers")
     if not name: raise CXRError("no --name given", "name the profile, e.g. --name clinic-a")
-    if not _SITE_NAME.fullmatch(name): raise CXRError(f"--name {name!r} is not a usable profile name", "use up to 40 lower-case letters, digits, - or _")
+    if not _SITE_NAME.fullmatch(name): raise CXRError(f"--name {name!r} is not a usable profile name",
+                                                      "use up to 40 lower-case letters, digits, - or _")
     frame = read_site_labels(labels, min_films)
     run = checkpoint_run(Path(checkpoint) if checkpoint else default_checkpoint())
     points = stored_points(run.points_path)
-    if points is None: raise CXRError(f"no committed operating points at {run.points_path}", "evaluate the checkpoint first (the VQA evaluation chapter)")
+    if points is None: raise CXRError(f"no committed operating points at {run.points_path}",
+                                      "evaluate the checkpoint first (the VQA evaluation chapter)")
     out = site_profile_path(run.points_path, name)
-    if out.exists() and not replace: raise CXRError(f"a site profile {name!r} already exists at {out}", "pass --replace, or choose another --name")
+    if out.exists() and not replace: raise CXRError(f"a site profile {name!r} already exists at {out}",
+                                                    "pass --replace, or choose another --name")
     data = load_pneumoniamnist(root) if any(not Path(i).exists() for i in frame.image) else None
     images = []
-    for i, ref in enumerate(frame.image):  # every image is read before the model loads: a bad one fails with its row, and nothing is written
+    # every image is read before the model loads: a bad one fails with its row, and nothing is written
+    for i, ref in enumerate(frame.image):
         try: images.append(read_image(ref, data).pixels)
         except CXRError as e: raise CXRError(f"row {i + 2} of {Path(labels).name}: {e}") from None
     backend = CompactBackend(load_vqa(run.meta.parent)[0], merge_lora=True)

@@ -49,7 +49,8 @@ def rebuild_films(sizes=SIZES, data: PneumoniaMNIST | None = None, sources: Sour
     rows = []
     for s in SPLITS:
         for i, official in enumerate(tqdm(data.images[s], desc=f"re-cutting {s} films", mininterval=2)):
-            r = match.get((s, i)); j = where.get((FOLDER_OF_SPLIT[s], r.source_file)) if r is not None and r.confidence != "unmatched" else None
+            r = match.get((s, i)); j = where.get((FOLDER_OF_SPLIT[s],
+                                                  r.source_file)) if r is not None and r.confidence != "unmatched" else None
             if j is None:
                 for size in sizes: images[size][s][i] = np.asarray(Image.fromarray(official).resize((size, size), Image.Resampling.BICUBIC))
                 rows.append(dict(split=s, index=i, rebuilt=False, source_file="", correlation=np.nan)); continue
@@ -70,10 +71,12 @@ def _medmnist_plus(size: int, root) -> PneumoniaMNIST:
         raise CXRError(f"MedMNIST+ PneumoniaMNIST at {size} px is not in {folder} and could not be downloaded ({type(e).__name__})",
                        "connect to the internet, or use films='rebuilt' to cut them from the Kermany source offline") from None
     path = folder / f"pneumoniamnist_{size}.npz"
-    return PneumoniaMNIST({s: d.imgs for s, d in sets.items()}, {s: d.labels.ravel().astype(int) for s, d in sets.items()}, path, md5sum(path))
+    return PneumoniaMNIST({s: d.imgs for s, d in sets.items()}, {s: d.labels.ravel().astype(int) for s, d in sets.items()}, path,
+                          md5sum(path))
 
 def sized_films(size: int, films: str = "rebuilt", root: str | Path | None = None) -> PneumoniaMNIST:
-    "PneumoniaMNIST at `size` px: re-cut from the Kermany source (`rebuilt`, offline) or MedMNIST+'s own files (`medmnist_plus`, downloaded by medmnist)."
+    """PneumoniaMNIST at `size` px: re-cut from the Kermany source (`rebuilt`, offline) or MedMNIST+'s own files (`medmnist_plus`,
+    downloaded by medmnist)."""
     if size not in SIZES: raise CXRError(f"no films at {size} px", f"choose one of {', '.join(map(str, SIZES))}")
     if films not in ("rebuilt", "medmnist_plus"): raise CXRError(f"unknown films {films!r}", "choose rebuilt or medmnist_plus")
     key = (size, films, str(root))

@@ -38,7 +38,8 @@ def patient_groups(matches: pd.DataFrame, pairs: pd.DataFrame | None = None) -> 
         if p: join(k, first.setdefault(p, k))
     if pairs is not None:
         for r in pairs.itertuples(): join((r.split_a, int(r.index_a)), (r.split_b, int(r.index_b)))
-    return pd.Series([f"{s}:{i}" for s, i in map(root, keys)], index=pd.MultiIndex.from_tuples(keys, names=["split", "index"]), name="group")
+    return pd.Series([f"{s}:{i}" for s, i in map(root, keys)], index=pd.MultiIndex.from_tuples(keys, names=["split", "index"]),
+                     name="group")
 
 def patient_disjoint_split(matches: pd.DataFrame, pairs: pd.DataFrame | None = None, val_size: int = SPLIT_SIZES["val"],
                            seed: int = SPLIT_SEED) -> pd.DataFrame:
@@ -72,13 +73,15 @@ def load_validation_split(path: Path | None = None) -> pd.DataFrame:
     "The frozen split, checked against the md5 beside it; a missing or edited file is a `CXRError`."
     path = Path(path) if path else result_file(*SPLIT_FILE)
     fix = "restore results/data/validation_split.csv and its .json from git, or re-run the subtypes chapter at full parameters"
-    if not path.is_file() or not path.with_suffix(".json").is_file(): raise CXRError(f"no frozen validation split at {path.name} (with its .json)", fix)
+    if not path.is_file() or not path.with_suffix(".json").is_file(): raise CXRError(f"no frozen validation split at {path.name} "
+                                                                                     "(with its .json)", fix)
     expected = json.loads(path.with_suffix(".json").read_text())["md5"]
     if md5sum(path) != expected: raise CXRError(f"{path.name} does not match the md5 stored beside it (edited or truncated)", fix)
     return pd.read_csv(path)
 
 def validation_split_md5(path: Path | None = None) -> str:
-    "The md5 recorded beside the frozen split: runs trained on it carry it in their configuration key, so a redrawn split never reuses them."
+    """The md5 recorded beside the frozen split: runs trained on it carry it in their configuration key, so a redrawn split never
+    reuses them."""
     path = Path(path) if path else result_file(*SPLIT_FILE)
     load_validation_split(path)  # refuses a missing or edited file
     return json.loads(path.with_suffix(".json").read_text())["md5"]

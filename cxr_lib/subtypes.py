@@ -86,7 +86,8 @@ def crop_boxes(n: int, fractions) -> list[tuple[int, int, int, int]]:
 def centre_crops(img: np.ndarray, fractions) -> np.ndarray:
     "28×28 area-averaged versions of `img` cut to each of `crop_boxes`, as (n_crops, 784)."
     pil = Image.fromarray(img)
-    return np.stack([np.asarray(pil.resize((28, 28), Image.Resampling.BOX, box=b), np.float32).ravel() for b in crop_boxes(img.shape[0], fractions)])
+    return np.stack([np.asarray(pil.resize((28, 28), Image.Resampling.BOX, box=b),
+                                np.float32).ravel() for b in crop_boxes(img.shape[0], fractions)])
 
 def crop_bank(pixels: np.ndarray, fractions, desc: str = "cutting crops") -> np.ndarray:
     "Standardised crops of every source image: (n_sources, n_crops, 784)."

@@ -26,7 +26,8 @@ __all__ = ['PRESENCE_FRAMES', 'HELD_OUT', 'QUESTIONS', 'CATEGORIES', 'VQA_COLUMN
 # %% ../nbs/03a_vqa_data.ipynb #cfed93e8
 @dataclass(frozen=True)
 class Category:
-    "A yes/no finding: what a yes means, the wordings used to train and those held out for evaluation, and the cues that recognise it in free text."
+    """A yes/no finding: what a yes means, the wordings used to train and those held out for evaluation, and the cues that recognise it
+    in free text."""
     name: str
     meaning: str
     train: tuple[str, ...]
@@ -34,7 +35,8 @@ class Category:
     cues: str  # regular expression, searched case-insensitively
 
     def paraphrases(self, which: str) -> tuple[str, ...]:
-        if which not in ("train", "held_out", "all"): raise CXRError(f"unknown paraphrase set {which!r}", "use 'train', 'held_out' or 'all'")
+        if which not in ("train", "held_out", "all"): raise CXRError(f"unknown paraphrase set {which!r}",
+                "use 'train', 'held_out' or 'all'")
         return {"train": self.train, "held_out": self.held_out, "all": self.train + self.held_out}[which]
 
 def compose(frames: tuple[str, ...], findings: tuple[str, ...], exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -42,26 +44,39 @@ def compose(frames: tuple[str, ...], findings: tuple[str, ...], exclude: tuple[s
     out = [fr.format(f=f) for fr in frames for f in findings]
     return tuple(dict.fromkeys(q[0].upper() + q[1:] for q in out if q[0].upper() + q[1:] not in exclude))
 
-PRESENCE_FRAMES = ("is there {f}?", "does this chest X-ray show {f}?", "is there evidence of {f} in this image?", "are there signs of {f} on this radiograph?",
-                   "does the child have {f} on this film?", "is {f} present?", "is this X-ray consistent with {f}?", "do you see {f} on this X-ray?",
-                   "does this radiograph show {f}?", "is there radiographic evidence of {f}?", "would you report {f} on this study?", "{f}: yes or no?")
-HELD_OUT = {"pneumonia": ("Can pneumonia be seen on this chest radiograph?", "Do the lungs show a pneumonia?", "Is this a case of pneumonia?"),
-            "bacterial": ("Could this be a bacterial pneumonia?", "Is a bacterial lung infection visible?", "Does this film look like bacterial pneumonia?"),
-            "viral": ("Could this be a viral pneumonia?", "Is a viral lung infection visible?", "Does this film look like viral pneumonia?"),
-            "normal": ("Is this a healthy chest radiograph?", "Is this X-ray within normal limits?", "Is the chest film clear of acute disease?")}
+PRESENCE_FRAMES = ("is there {f}?", "does this chest X-ray show {f}?", "is there evidence of {f} in this image?",
+                   "are there signs of {f} on this radiograph?",
+                   "does the child have {f} on this film?", "is {f} present?", "is this X-ray consistent with {f}?",
+                   "do you see {f} on this X-ray?",
+                   "does this radiograph show {f}?", "is there radiographic evidence of {f}?",
+                   "would you report {f} on this study?", "{f}: yes or no?")
+HELD_OUT = {"pneumonia": ("Can pneumonia be seen on this chest radiograph?", "Do the lungs show a pneumonia?",
+                          "Is this a case of pneumonia?"),
+            "bacterial": ("Could this be a bacterial pneumonia?", "Is a bacterial lung infection visible?",
+                          "Does this film look like bacterial pneumonia?"),
+            "viral": ("Could this be a viral pneumonia?", "Is a viral lung infection visible?",
+                      "Does this film look like viral pneumonia?"),
+            "normal": ("Is this a healthy chest radiograph?", "Is this X-ray within normal limits?",
+                       "Is the chest film clear of acute disease?")}
 
 QUESTIONS = {c.name: c for c in (
-    Category("pneumonia", "any pneumonia (bacterial or viral)", compose(PRESENCE_FRAMES, ("pneumonia", "a pneumonia"), HELD_OUT["pneumonia"]),
+    Category("pneumonia", "any pneumonia (bacterial or viral)", compose(PRESENCE_FRAMES, ("pneumonia", "a pneumonia"),
+            HELD_OUT["pneumonia"]),
              HELD_OUT["pneumonia"], r"pneumoni|consolidat|infect|opacit"),
     Category("bacterial", "a bacterial pneumonia pattern",
-             compose(PRESENCE_FRAMES, ("bacterial pneumonia", "a bacterial pneumonia pattern"), HELD_OUT["bacterial"]), HELD_OUT["bacterial"], r"bacteri"),
+             compose(PRESENCE_FRAMES, ("bacterial pneumonia", "a bacterial pneumonia pattern"), HELD_OUT["bacterial"]),
+             HELD_OUT["bacterial"], r"bacteri"),
     Category("viral", "a viral pneumonia pattern",
-             compose(PRESENCE_FRAMES, ("viral pneumonia", "a viral pneumonia pattern"), HELD_OUT["viral"]), HELD_OUT["viral"], r"\bvir(al|us)"),
+             compose(PRESENCE_FRAMES, ("viral pneumonia", "a viral pneumonia pattern"), HELD_OUT["viral"]), HELD_OUT["viral"],
+             r"\bvir(al|us)"),
     Category("normal", "no acute finding",
              ("Is this chest X-ray normal?", "Are the lungs clear?", "Is there no acute finding?", "Does this radiograph look normal?",
-              "Is this a normal chest film?", "Is the chest X-ray free of pneumonia?", "Are the lungs healthy on this image?", "Is this image normal?",
-              "Is this a normal study?", "Does this film show normal lungs?", "Are both lungs clear on this radiograph?", "Is the X-ray unremarkable?",
-              "Is this X-ray free of acute findings?", "Does the child have healthy lungs on this film?", "Is this a normal chest radiograph?",
+              "Is this a normal chest film?", "Is the chest X-ray free of pneumonia?", "Are the lungs healthy on this image?",
+              "Is this image normal?",
+              "Is this a normal study?", "Does this film show normal lungs?", "Are both lungs clear on this radiograph?",
+              "Is the X-ray unremarkable?",
+              "Is this X-ray free of acute findings?", "Does the child have healthy lungs on this film?",
+              "Is this a normal chest radiograph?",
               "Normal chest X-ray: yes or no?", "Are the lung fields clear on this image?", "Is there no sign of disease on this X-ray?"),
              HELD_OUT["normal"], r"\bnormal|\bclear\b|healthy|no acute|free of|unremarkable|no sign of disease"),
 )}
@@ -93,7 +108,8 @@ def findings_from_labels(labels: np.ndarray, subtypes: np.ndarray) -> pd.DataFra
     return pd.DataFrame({"pneumonia": labels.astype(float), "bacterial": sub("bacteria"), "viral": sub("virus"), "normal": 1.0 - labels})
 
 def pneumoniamnist_findings(split: str, data: PneumoniaMNIST | None = None) -> pd.DataFrame:
-    "Findings of one PneumoniaMNIST split, indexed by image index, with its label and subtype; a split redrawn by child (`data.sources`) takes each film's subtype from its official split."
+    """Findings of one PneumoniaMNIST split, indexed by image index, with its label and subtype; a split redrawn by child
+    (`data.sources`) takes each film's subtype from its official split."""
     data = data or load_pneumoniamnist()
     x, y = data[split]
     keys = data.sources.get(split)
@@ -125,10 +141,12 @@ def read_manifest(path: str | Path) -> FindingsDataset:
         raise CXRError(f"{path} is not a readable CSV file ({type(e).__name__})", "save the manifest as comma-separated UTF-8") from None
     if "image" not in table: raise CXRError(f"{path} has no `image` column", "name the column with image paths `image`")
     cats = [c for c in CATEGORIES if c in table]
-    if not cats: raise CXRError(f"{path} has none of the finding columns {', '.join(CATEGORIES)}", "add at least one 0/1 column named after a category")
+    if not cats: raise CXRError(f"{path} has none of the finding columns {', '.join(CATEGORIES)}",
+                                "add at least one 0/1 column named after a category")
     for c in cats:
         bad = ~table[c].isna() & ~table[c].isin([0, 1])
-        if bad.any(): raise CXRError(f"{path}: column {c!r} holds {table[c][bad].iloc[0]} in row {int(np.flatnonzero(bad)[0]) + 2}", "use 1 (yes), 0 (no) or leave blank (unknown)")
+        if bad.any(): raise CXRError(f"{path}: column {c!r} holds {table[c][bad].iloc[0]} in row {int(np.flatnonzero(bad)[0]) + 2}",
+                                     "use 1 (yes), 0 (no) or leave blank (unknown)")
     paths = [p if Path(p).is_absolute() else str(path.parent / p) for p in table.image.astype(str)]
     images = np.stack([read_image(p).pixels for p in paths]) if paths else np.zeros((0, 28, 28), np.uint8)
     findings = table[cats].astype(float)
@@ -163,7 +181,8 @@ def vqa_items(findings: pd.DataFrame, paraphrases: str = "train", seed: int = 0,
     for c in categories:
         known = findings[c].dropna()
         wordings = QUESTIONS[c].paraphrases(paraphrases)
-        parts.append(pd.DataFrame({"index": known.index.to_numpy(), "category": c, "question": np.array(wordings)[rng.integers(0, len(wordings), len(known))],
+        parts.append(pd.DataFrame({"index": known.index.to_numpy(), "category": c, "question": np.array(wordings)[rng.integers(0,
+                len(wordings), len(known))],
                                    "answer": known.to_numpy().astype(int)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(VQA_COLUMNS))
 
@@ -172,16 +191,19 @@ EVAL_SET_VERSION = 1
 EVAL_COLUMNS = ("qid", "split", "index", "category", "question", "answer")
 
 def draw_eval_set(findings: pd.DataFrame, per_answer: int = 25, seed: int = 2026, split: str = "test") -> pd.DataFrame:
-    "`per_answer` yes and `per_answer` no questions per category, held-out wordings, seeded: `qid, split, index, category, question, answer`."
+    """`per_answer` yes and `per_answer` no questions per category, held-out wordings, seeded: `qid, split, index, category, question,
+    answer`."""
     rng = np.random.default_rng(seed)
     rows = []
     for c in CATEGORIES:
         wordings = QUESTIONS[c].held_out
         for answer in (1, 0):
             pool = findings.index[findings[c] == answer].to_numpy()
-            if len(pool) < per_answer: raise CXRError(f"only {len(pool)} {split} images answer {c!r} with {answer}", f"draw fewer than {per_answer} per answer")
+            if len(pool) < per_answer: raise CXRError(f"only {len(pool)} {split} images answer {c!r} with {answer}",
+                                                      f"draw fewer than {per_answer} per answer")
             for i in np.sort(rng.choice(pool, per_answer, replace=False)):
-                rows.append({"split": split, "index": int(i), "category": c, "question": wordings[rng.integers(len(wordings))], "answer": answer})
+                rows.append({"split": split, "index": int(i), "category": c, "question": wordings[rng.integers(len(wordings))],
+                             "answer": answer})
     out = pd.DataFrame(rows)
     out.insert(0, "qid", [f"q{k:03d}" for k in range(1, len(out) + 1)])
     return out
@@ -194,7 +216,8 @@ def freeze_eval_set(drawn: pd.DataFrame, seed: int) -> dict:
     if committed.exists():
         frozen = pd.read_csv(committed)
         if not frozen.equals(drawn[list(EVAL_COLUMNS)].reset_index(drop=True)):
-            raise CXRError(f"the redrawn eval set differs from the frozen {committed}", "restore the draw rule, or bump EVAL_SET_VERSION and write a new file deliberately")
+            raise CXRError(f"the redrawn eval set differs from the frozen {committed}",
+                           "restore the draw rule, or bump EVAL_SET_VERSION and write a new file deliberately")
         return read_json(committed.with_suffix(".json"))
     path = eval_set_path(); path.parent.mkdir(parents=True, exist_ok=True)
     drawn.to_csv(path, index=False)
@@ -209,5 +232,6 @@ def load_eval_set() -> pd.DataFrame:
     if not path.exists(): raise CXRError(f"{path} does not exist", "run the VQA data chapter: cxr-book --only vqa_data")
     meta = read_json(path.with_suffix(".json"))
     if md5sum(path) != meta["md5"]:
-        raise CXRError(f"{path} does not match the md5 recorded in {path.with_suffix('.json').name}", "restore the committed file with git checkout")
+        raise CXRError(f"{path} does not match the md5 recorded in {path.with_suffix('.json').name}",
+                       "restore the committed file with git checkout")
     return pd.read_csv(path)

@@ -6,7 +6,7 @@ Docs: https://cxr-vqa.github.io/cxr-vqa/vqa_evaluation.html.md"""
 
 # %% ../nbs/05_vqa_evaluation.ipynb #5a37d359
 from __future__ import annotations
-import tempfile, time
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +14,10 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedKFold
 
-from .backends import ANSWER_COLUMNS, CompactBackend, answer_logits, answer_question, apply_calibrator
-from .calibration import (apply_platt, apply_temperature, binary_nll, ece, fit_platt, fit_temperature,
-                                 perfect_calibration_ece, smooth_ece, top_label_ece)
-from .core import CXRError, model_file, read_json, result_file, results_dir, timed_ms, write_json
+from .backends import ANSWER_COLUMNS, CompactBackend, answer_question
+from .calibration import (CALIBRATOR_KINDS, Calibrator, answer_logits, binary_nll, ece, perfect_calibration_ece, scorecard, smooth_ece,
+                                 top_label_ece)
+from .core import CXRError, Stopwatch, matmul_gflops, model_file, read_json, result_file, results_dir, timed_ms, warm_median_ms, write_json
 from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
@@ -25,11 +25,11 @@ from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa, vqa_ru
 from .vqa_data import CATEGORIES
 
 # %% auto #0
-__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CALIBRATORS', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
+__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
            'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
            'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
-           'plot_reliability_band', 'benchmark_latency', 'warm_median_ms', 'matmul_gflops', 'outcomes',
-           'saliency_sample', 'points_from_summary', 'write_evaluation', 'operating_points', 'calibrate']
+           'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample', 'points_from_summary',
+           'write_evaluation']
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
 TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0,
@@ -45,60 +45,53 @@ def load_answers(name: str) -> pd.DataFrame:
     return frame.assign(label=frame[LABEL_COLUMN[name]].astype(int))
 
 # %% ../nbs/05_vqa_evaluation.ipynb #718daaf3
-CALIBRATORS = {
-    "temperature": (lambda z, y: {"temperature": fit_temperature(z, y)}, lambda z, f: apply_temperature(z, f["temperature"])),
-    "platt": (lambda z, y: dict(zip(("a", "b"), fit_platt(z, y))), lambda z, f: apply_platt(z, f["a"], f["b"])),
-}
-
-def cross_validated_nll(method: str, z, y, folds: int = 5, seed: int = 0) -> float:
-    "Mean held-out negative log-likelihood of a calibrator over stratified folds of `(z, y)`."
-    fit, apply = CALIBRATORS[method]
+def cross_validated_nll(kind: str, z, y, folds: int = 5, seed: int = 0) -> float:
+    "Mean held-out negative log-likelihood of a `kind` calibrator over stratified folds of `(z, y)`."
     z, y = np.asarray(z, float), np.asarray(y, int)
     k = min(folds, np.bincount(y, minlength=2).min())
     if k < 2: return float("nan")
     losses = []
     for train, held in StratifiedKFold(k, shuffle=True, random_state=seed).split(z, y):
-        p = np.clip(apply(z[held], fit(z[train], y[train])), 1e-12, 1 - 1e-12)
+        p = np.clip(Calibrator.fit(kind, z[train], y[train]).on_logits(z[held]), 1e-12, 1 - 1e-12)
         losses.append(-np.mean(y[held] * np.log(p) + (1 - y[held]) * np.log(1 - p)))
     return float(np.mean(losses))
 
-def fit_calibration(val: pd.DataFrame, folds: int = 5, seed: int = 0) -> pd.DataFrame:
-    "Per category, on validation answers: both calibrators' parameters and cross-validated NLL, and the one chosen (lower NLL)."
-    rows = {}
+def fit_calibration(val: pd.DataFrame, folds: int = 5, seed: int = 0) -> tuple[dict[str, Calibrator], pd.DataFrame]:
+    "Per category, on validation answers: the `Calibrator` chosen (lower cross-validated NLL, holding both maps' parameters), and a table of both fits."
+    chosen_by, rows = {}, {}
     for c in CATEGORIES:
         v = val[val.category == c]
         if v.label.nunique() < 2: continue
         z, y = answer_logits(v.p_yes), v.label.to_numpy()
-        fitted = {m: CALIBRATORS[m][0](z, y) for m in CALIBRATORS}
-        cv = {m: cross_validated_nll(m, z, y, folds, seed) for m in CALIBRATORS}
+        temperature, platt = Calibrator.fit("temperature", z, y), Calibrator.fit("platt", z, y)
+        cv = {kind: cross_validated_nll(kind, z, y, folds, seed) for kind in CALIBRATOR_KINDS}
         chosen = "platt" if cv["platt"] < cv["temperature"] else "temperature"
-        if chosen == "platt" and fitted["platt"]["a"] <= 0: chosen = "temperature"  # a negative slope would reverse the ranking
-        rows[c] = {"temperature": fitted["temperature"]["temperature"], "platt_a": fitted["platt"]["a"], "platt_b": fitted["platt"]["b"],
+        if chosen == "platt" and platt.a <= 0: chosen = "temperature"  # a negative slope would reverse the ranking
+        chosen_by[c] = Calibrator(chosen, temperature.temperature, platt.a, platt.b)
+        rows[c] = {"temperature": temperature.temperature, "platt_a": platt.a, "platt_b": platt.b,
                    "cv_nll_raw": binary_nll(y, z), "cv_nll_temperature": cv["temperature"], "cv_nll_platt": cv["platt"], "calibrator": chosen}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return chosen_by, pd.DataFrame.from_dict(rows, orient="index")
 
-def calibrate_answers(frame: pd.DataFrame, calibration: pd.DataFrame) -> np.ndarray:
-    "`p_yes_calibrated` for each answer, by its category's chosen calibrator in `fit_calibration`'s frame (NaN where a category has none); `apply_calibrator` is what `cxr-vqa` applies to the stored ones."
+def calibrate_answers(frame: pd.DataFrame, calibrators: dict[str, Calibrator]) -> np.ndarray:
+    "`p_yes_calibrated` for each answer, by its category's calibrator (NaN where a category has none): the calibrators `cxr-vqa` applies once stored."
     out = np.full(len(frame), np.nan)
-    for c, r in calibration.iterrows():
+    for c, calibrator in calibrators.items():
         rows = (frame.category == c).to_numpy()
-        entry = {"calibrator": r.calibrator, "temperature": r.temperature, "platt": {"a": r.platt_a, "b": r.platt_b}}
-        out[rows] = apply_calibrator(entry, frame.p_yes[rows])
+        out[rows] = calibrator(frame.p_yes[rows])
     return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #d6b0da51
 def split_report(frame: pd.DataFrame, threshold: float, n_boot: int = 2000, seed: int = 0, n_sims: int = 1000) -> dict:
     "Discrimination at `threshold` and calibration before/after, with bootstrap intervals and the ECE noise floor, for one category's answers."
     y, raw, cal = frame.label.to_numpy(), frame.p_yes.to_numpy(), frame.p_yes_calibrated.to_numpy()
-    out = {"n": len(y), "yes": int(y.sum())}
-    if 0 < y.sum() < len(y):
-        b = bootstrap_metrics(y, cal, threshold, n_boot, seed)
-        out.update({m: {k: float(b.loc[m, k]) for k in ("value", "lo", "hi")} for m in ("roc_auc", "sensitivity", "specificity")})
-    for name, statistic, draws in (("ece", ece, n_boot), ("top_label_ece", top_label_ece, n_boot), ("smooth_ece", smooth_ece, min(n_boot, 500))):
+    card = scorecard(y, cal, threshold, n_boot, seed, n_sims)
+    out = {"n": card["n"], "yes": card["n_positive"]}  # the summary's names since it was first written
+    if 0 < y.sum() < len(y): out.update({m: card[m] for m in ("roc_auc", "sensitivity", "specificity")})
+    out["ece_raw"], out["ece_calibrated"] = bootstrap(ece, y, raw, n_boot=n_boot, seed=seed), card["ece"]
+    for name, statistic, draws in (("top_label_ece", top_label_ece, n_boot), ("smooth_ece", smooth_ece, min(n_boot, 500))):
         for tag, p in (("raw", raw), ("calibrated", cal)):
             out[f"{name}_{tag}"] = bootstrap(statistic, y, p, n_boot=draws, seed=seed)
-    floor = perfect_calibration_ece(cal, n_sims=n_sims, seed=seed)
-    out["ece_noise_floor"] = {"mean": float(floor.mean()), "p95": float(np.percentile(floor, 95))}
+    out["ece_noise_floor"] = card["ece_noise_floor"]
     return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #eff60a9a
@@ -157,17 +150,11 @@ def coherent_readout(p: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/05_vqa_evaluation.ipynb #b85d4cc8
 def readout_scores(p: pd.DataFrame, labels: pd.DataFrame, thresholds: dict, n_boot: int = 2000, seed: int = 0) -> dict:
-    "Per category: ROC AUC, sensitivity, specificity (at its threshold) and ECE, with bootstrap intervals, over the films whose answer is known."
+    "Per category: the `scorecard` at its threshold, over the films whose answer is known (NaN scores where a smoke run's few films hold one answer only)."
     out = {}
     for c in CATEGORIES:
         ok = labels[c].notna().to_numpy()
-        y, q = labels[c].to_numpy()[ok].astype(int), p[c].to_numpy()[ok]
-        if len(np.unique(y)) < 2:  # a smoke run's few films may hold one answer only
-            out[c] = {m: {"value": float("nan"), "lo": float("nan"), "hi": float("nan")} for m in ("roc_auc", "sensitivity", "specificity", "ece")}
-            continue
-        b = bootstrap_metrics(y, q, thresholds[c], n_boot, seed)
-        out[c] = {m: {k: float(b.loc[m, k]) for k in ("value", "lo", "hi")} for m in ("roc_auc", "sensitivity", "specificity")}
-        out[c]["ece"] = bootstrap(ece, y, q, n_boot=n_boot, seed=seed)
+        out[c] = scorecard(labels[c].to_numpy()[ok].astype(int), p[c].to_numpy()[ok], thresholds[c], n_boot, seed)
     return out
 
 # %% ../nbs/05_vqa_evaluation.ipynb #b4ddb02c
@@ -186,29 +173,21 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
     batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's matrix-multiply speed."""
     from PIL import Image
     from cxr_lib.book import hardware
-    t0 = time.perf_counter()
+    clock = Stopwatch()
     backend = CompactBackend(load_vqa(checkpoint)[0], merge_lora=True)
-    load_ms = (time.perf_counter() - t0) * 1000
+    load_ms = clock.ms
+    def file_to_answer(pair): return answer_question(backend, read_image(pair[0]).pixels, pair[1])
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, im in enumerate(images):
             paths.append(Path(tmp) / f"{i}.png"); Image.fromarray(im).save(paths[-1])
-        for path, q in list(zip(paths, questions))[:warmup]: answer_question(backend, read_image(path).pixels, q)
-        per_pass = []
-        for _ in range(passes):
-            times = []
-            for path, q in zip(paths, questions):
-                start = time.perf_counter(); answer_question(backend, read_image(path).pixels, q)
-                times.append((time.perf_counter() - start) * 1000)
-            per_pass.append(times)
-    latency = [t for times in per_pass for t in times]
+        pairs = list(zip(paths, questions))
+        timed_ms(file_to_answer, pairs[:warmup])
+        per_pass = [timed_ms(file_to_answer, pairs) for _ in range(passes)]
     batches = [(images[i:i + batch_size], questions[i:i + batch_size]) for i in range(0, len(images), batch_size)]
     backend.score(*batches[0])
-    start = time.perf_counter()
-    for _ in range(repeats):
-        for im, q in batches: backend.score(im, q)
-    batch_ms = (time.perf_counter() - start) * 1000 / (repeats * len(images))
-    lat = np.array(latency)
+    batch_ms = timed_ms(lambda _: [backend.score(im, q) for im, q in batches], range(repeats)).sum() / (repeats * len(images))
+    lat = np.concatenate(per_pass)
     model = backend.model
     with torch.no_grad():
         fmap = model.features(images[:1])
@@ -223,15 +202,6 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
             "lm_parameters": sum(p.numel() for p in model.lm.parameters()), "matmul_gflops": gflops,
             "threads": torch.get_num_threads(), "hardware": hardware()}
 
-
-def warm_median_ms(step, repeats: int = 30, warmup: int = 3) -> float:
-    "Median of `timed_ms` over `repeats` calls of `step(i)`, after `warmup` calls that are not counted."
-    return float(np.median(timed_ms(step, range(warmup + repeats))[warmup:]))
-
-def matmul_gflops() -> float:
-    "This machine's float32 matrix-multiply speed (GFLOP/s), printed beside every timing so that timings compare across machines."
-    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
-    return 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
 
 # %% ../nbs/05_vqa_evaluation.ipynb #949cf2bd
 OUTCOMES = ("TP", "FP", "FN", "TN")
@@ -267,13 +237,4 @@ def write_evaluation(answers: dict[str, pd.DataFrame], summary: dict, out_dir: P
     if run.exists(): run.save_operating_points(points_from_summary(summary))  # a smoke run scoring the committed model leaves its points alone
     return write_json(summary, out / "summary.json")
 
-def operating_points(folder: str | Path | None = None) -> dict:
-    "The thresholds and calibrators stored beside the weights of the VQA run in `folder` (default: `default_checkpoint()`)."
-    folder = Path(folder) if folder else default_checkpoint()
-    return checkpoint_run(folder).operating_points()
 
-def calibrate(category: str, p_yes, points: dict | None = None) -> np.ndarray:
-    "Raw `p_yes` answers to `category` calibrated by the calibrator stored with the model (`operating_points()` unless `points` is given)."
-    points = operating_points() if points is None else points
-    if category not in points["categories"]: raise CXRError(f"no calibrator stored for {category!r}", f"ask about one of {', '.join(points['categories'])}")
-    return apply_calibrator(points["categories"][category], p_yes)

@@ -11,16 +11,20 @@ __all__ = ['sweep_config', 'token_sweep', 'token_differences']
 import numpy as np
 import pandas as pd
 from .metrics import binary_metrics, bootstrap
-from .vlm import CompactVLM, VQAConfig, train_vqa
+from .vlm import CompactVLM, VQAConfig
+from .vqa_training import train_vqa
 from .vqa_data import CATEGORIES
 
 # %% ../nbs/04e_vqa_sweep.ipynb #6e91d423
 def sweep_config(tokens: int, films: int, val_limit: int = 0) -> VQAConfig:
-    "The sweep's run at `tokens` image tokens: the default configuration on the first `films` training films, checked on validation before and after."
+    """The sweep's run at `tokens` image tokens: the default configuration on the first `films` training films, checked on validation
+    before and after."""
     return VQAConfig(image_tokens=tokens, limit=films, val_limit=val_limit, val_checks=1)
 
-def token_sweep(data, tokens=(9, 16, 49), films: int = 800, val_limit: int = 0, lm=None, tokenizer=None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Train `sweep_config(t, films)` for each count `t`: one row per run (config key, steps, training seconds per step, validation AUCs at the kept check) and every validation answer."
+def token_sweep(data, tokens=(9, 16, 49), films: int = 800, val_limit: int = 0, lm=None, tokenizer=None,
+                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train `sweep_config(t, films)` for each count `t`: one row per run (config key, steps, training seconds per step, validation
+    AUCs at the kept check) and every validation answer."""
     runs, answers = [], []
     for t in tokens:
         cfg = sweep_config(t, films, val_limit)
@@ -35,14 +39,16 @@ def token_sweep(data, tokens=(9, 16, 49), films: int = 800, val_limit: int = 0, 
 def _auc(y, p) -> float: return binary_metrics(y, p)["roc_auc"]
 
 def token_differences(answers: pd.DataFrame, reference: int = 9, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    "Per count and category: validation AUC minus the `reference` count's on the same questions, with a paired bootstrap interval and its verdict."
+    """Per count and category: validation AUC minus the `reference` count's on the same questions, with a paired bootstrap interval and
+    its verdict."""
     wide = answers.pivot_table(index=["index", "category", "answer"], columns="image_tokens", values="p_yes").reset_index()
     rows = []
     for t in sorted(set(answers.image_tokens) - {reference}):
         for c in CATEGORIES:
             g = wide[wide.category == c]
             if g.answer.nunique() < 2: continue
-            d = bootstrap(lambda y, a, b: _auc(y, a) - _auc(y, b), g.answer.to_numpy(), g[t].to_numpy(), g[reference].to_numpy(), n_boot=n_boot, seed=seed)
+            d = bootstrap(lambda y, a, b: _auc(y, a) - _auc(y, b), g.answer.to_numpy(), g[t].to_numpy(), g[reference].to_numpy(),
+                          n_boot=n_boot, seed=seed)
             rows.append({"image_tokens": t, "category": c, "difference": d["value"], "lo": d["lo"], "hi": d["hi"],
                          "verdict": "better" if d["lo"] > 0 else "worse" if d["hi"] < 0 else "no different"})
     return pd.DataFrame(rows)

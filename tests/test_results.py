@@ -163,7 +163,8 @@ def test_task1_operating_point_stored_with_the_weights():
 def test_vqa_operating_points_stored_with_the_model():
     "The thresholds and calibrators chosen on validation live beside the VQA weights, equal summary.json's, and reproduce every committed calibrated answer."
     import pandas as pd
-    from cxr_lib.vqa_eval import POINT_FIELDS, calibrate, operating_points
+    from cxr_lib.backends import calibrate, operating_points
+    from cxr_lib.vqa_eval import POINT_FIELDS
     summary = json.loads((ROOT / "results" / "vqa" / "summary.json").read_text())
     points = operating_points(ROOT / "models" / "vqa" / summary["checkpoint"])
     assert points["fitted_on"] == "validation" and points["rule"] == summary["threshold_rule"]

@@ -79,8 +79,8 @@ def test_profile_beside_the_weights_and_used_by_the_clis(real_data_root, tmp_pat
     assert sited.returncode == 0, sited.stderr[-3000:]
     sited = json.loads(sited.stdout)
     assert sited["site"] == "clinic-a" and sited["p_yes"] == pytest.approx(plain["p_yes"], abs=1e-6)
-    from cxr_lib.backends import apply_calibrator
-    assert sited["p_yes_calibrated"] == pytest.approx(float(apply_calibrator(profile["categories"]["pneumonia"], [plain["p_yes"]])[0]), abs=1e-6)
+    from cxr_lib.backends import calibrate
+    assert sited["p_yes_calibrated"] == pytest.approx(float(calibrate("pneumonia", [plain["p_yes"]], profile)[0]), abs=1e-6)
 
     report = run("cxr-report", ["test:3", "--strategy", "template", "--json", "--site", str(profile_path)], real_data_root, tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
