@@ -16,7 +16,7 @@ import torch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .calibration import Calibrator, apply_temperature, binary_nll, ece, ece_with_ci, fit_temperature, perfect_calibration_ece
+from .calibration import Calibrator, binary_nll, ece, ece_with_ci, perfect_calibration_ece
 from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits, to_unit
 from .classifier_training import train_classifier
 from .core import CXRError, check_args, cli_errors, read_json, results_dir, stored, write_json
@@ -131,7 +131,8 @@ def run_study(configs: list[TrainConfig], data: PneumoniaMNIST | None = None, n_
     evaluations = {m: evaluate_logits(m, r.val_logits, r.test_logits, yv, yt, n_boot) for m, r in first.iterrows()}
     seed_rows = [_seed_row(r.model, r.seed, r.val_logits, r.test_logits, yv, yt) for r in runs.itertuples()]
     if ensemble and len(runs) > 1:
-        scaled = [(r.val_logits / (T := fit_temperature(r.val_logits, yv)), r.test_logits / T) for r in runs.itertuples()]
+        scaled = [(r.val_logits / (T := Calibrator.fit("temperature", r.val_logits, yv).temperature),
+                   r.test_logits / T) for r in runs.itertuples()]
         ens_val, ens_test = np.mean([s[0] for s in scaled], axis=0), np.mean([s[1] for s in scaled], axis=0)
         evaluations["ensemble"] = evaluate_logits("ensemble", ens_val, ens_test, yv, yt, n_boot)
     best = max(evaluations, key=lambda m: (evaluations[m].summary["val"]["roc_auc"], -evaluations[m].summary["val"]["nll_calibrated"]))

@@ -24,7 +24,8 @@ from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits
 from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
-from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report, contradictions,
+from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report,
+                                   contradictions,
                                    hedge, is_faithful, label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
 from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
@@ -34,13 +35,13 @@ from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
 __all__ = ['STRATEGIES', 'REPORT_TAIL', 'REPORT_FIX', 'CLASSIFIER_FILES', 'Strategy', 'checklist_text', 'classifier_text',
            'instruction_for', 'Decoding', 'next_tokens', 'generate_reports', 'ReportTrainConfig', 'synthetic_checklist',
            'teaching_examples', 'sequence_batch', 'teach_report_format', 'report_run', 'load_report_model',
-           'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching', 'hf_reports', 'calibrated_answers',
-           'classifier_output', 'chosen_strategy', 'write_report', 'cxr_report']
+           'default_report_adapter', 'vqa_thresholds', 'report_inputs', 'teaching']
 
 # %% ../nbs/06_report_generation.ipynb #5da39443
 @dataclass(frozen=True)
 class Strategy:
-    "A way to ask for a report: the instruction (fields `{checklist}`, `{classifier}`), the adapter that answers, and the repetition penalty."
+    """A way to ask for a report: the instruction (fields `{checklist}`, `{classifier}`), the adapter that answers, and the repetition
+    penalty."""
     name: str
     description: str
     instruction: str
@@ -55,7 +56,8 @@ class Strategy:
 
 STRATEGIES = {s.name: s for s in (
     Strategy("free", "free prompt to the VQA model as trained", "Describe this chest X-ray.", "vqa", 1.2),
-    Strategy("structured", "Findings/Impression prompt, the image alone", "Write the chest X-ray report: Findings, then Impression.", "report"),
+    Strategy("structured", "Findings/Impression prompt, the image alone",
+             "Write the chest X-ray report: Findings, then Impression.", "report"),
     Strategy("checklist", "the model's four calibrated VQA answers in the prompt",
              "Answers to four questions about this X-ray: {checklist}. Write the report from these answers.", "report"),
     Strategy("checklist_classifier", "checklist plus the four-finding classifier's decision (anchoring)",
@@ -73,7 +75,8 @@ def classifier_text(prob: float, threshold: float) -> str:
     "The classifier's decision and probability, as one sentence of the prompt."
     return f"A separate classifier says: pneumonia {'positive' if prob >= threshold else 'negative'} (probability {prob:.2f})."
 
-def instruction_for(strategy: Strategy, answers: dict | None = None, thresholds: dict | None = None, classifier: tuple[float, float] | None = None) -> str:
+def instruction_for(strategy: Strategy, answers: dict | None = None, thresholds: dict | None = None, classifier: tuple[float,
+        float] | None = None) -> str:
     "The instruction of `strategy` for one image, its fields filled from the image's answers and classifier output."
     fields = {}
     if "{checklist}" in strategy.instruction:
@@ -113,7 +116,8 @@ def next_tokens(logits: torch.Tensor, generated: torch.Tensor, decoding: Decodin
 def generate_reports(model, fmap: torch.Tensor, instructions: list[str], decoding: Decoding = Decoding(), batch_size: int = 32,
                      progress: bool = True, desc: str = "writing reports") -> list[str]:
     "One report per feature map (n, C, h, w) and instruction."
-    if len(fmap) != len(instructions): raise CXRError(f"{len(fmap)} images but {len(instructions)} instructions", "pass one instruction per image")
+    if len(fmap) != len(instructions): raise CXRError(f"{len(fmap)} images but {len(instructions)} instructions",
+                                                      "pass one instruction per image")
     tok = model.tokenizer
     end = tok.convert_tokens_to_ids("<|im_end|>")
     generator = torch.Generator().manual_seed(decoding.seed)
@@ -128,7 +132,8 @@ def generate_reports(model, fmap: torch.Tensor, instructions: list[str], decodin
             generated = torch.cat([generated, token[:, None]], 1); done |= token == end
             if done.all(): break
             mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype)], 1); position = position[:, -1:] + 1
-            step = model.lm(input_ids=token[:, None], attention_mask=mask, position_ids=position, cache=step.cache, use_cache=True, logits_to_keep=1)
+            step = model.lm(input_ids=token[:, None], attention_mask=mask, position_ids=position, cache=step.cache, use_cache=True,
+                            logits_to_keep=1)
         reports += [tok.decode(g[g != end], skip_special_tokens=True).strip() for g in generated]
     return reports
 
@@ -144,7 +149,8 @@ class ReportTrainConfig:
 
     def key(self) -> str:
         "A hash of the config, the VQA run it continues, and the grammar and instructions it is taught."
-        taught = [asdict(self), VQAConfig().name(), (CERTAIN_FROM, LIKELY_FROM, UNLIKELY_FROM), FINDINGS, IMPRESSION, SUBTYPE_HEDGE, [STRATEGIES[s].instruction for s in ("structured", "checklist")]]
+        taught = [asdict(self), VQAConfig().name(), (CERTAIN_FROM, LIKELY_FROM, UNLIKELY_FROM), FINDINGS, IMPRESSION, SUBTYPE_HEDGE,
+                  [STRATEGIES[s].instruction for s in ("structured", "checklist")]]
         return fingerprint(taught)
 
     def name(self) -> str: return f"report-seed{self.seed}-{self.key()}"
@@ -165,7 +171,8 @@ def teaching_examples(findings: pd.DataFrame, thresholds: dict, config: ReportTr
         rows.append((r.Index, "structured", STRATEGIES["structured"].instruction, label_report(r.label, r.subtype)))
         p = synthetic_checklist(rng)
         rows.append((r.Index, "checklist", instruction_for(STRATEGIES["checklist"], p, thresholds), checklist_report(p, thresholds)))
-    return pd.DataFrame(rows, columns=["index", "strategy", "instruction", "target"]).sample(frac=1, random_state=config.seed).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=["index", "strategy", "instruction", "target"]).sample(frac=1,
+            random_state=config.seed).reset_index(drop=True)
 
 def sequence_batch(model, fmap: torch.Tensor, instructions: list[str], targets: list[str]) -> dict:
     "Prompt + target sequences for the language model, with `labels` scoring the target tokens and the end token only."
@@ -208,11 +215,13 @@ def _adapter_run(folder: str | Path) -> Run:
     return Run(folder / "config.json", {"adapter": folder / "adapter.safetensors"}, REPORT_FIX)
 
 def report_run(config: ReportTrainConfig, root: Path | None = None) -> Run:
-    "Where the adapter of `config` is stored: `config.json` and `adapter.safetensors` in a folder named by the config, under `root` (default: this run's `models/reports/`)."
+    """Where the adapter of `config` is stored: `config.json` and `adapter.safetensors` in a folder named by the config, under `root`
+    (default: this run's `models/reports/`)."""
     return _adapter_run((Path(root) if root else models_dir("reports", create=False)) / config.name())
 
 def load_report_model(folder: str | Path, vqa_folder: str | Path | None = None, key: str | None = None):
-    "The VQA model with the report adapter in place of its own, and the adapter's metadata (refused when its fingerprint is not `key`, if given)."
+    """The VQA model with the report adapter in place of its own, and the adapter's metadata (refused when its fingerprint is not
+    `key`, if given)."""
     from peft import set_peft_model_state_dict
     run = _adapter_run(folder)
     if not run.exists(): raise CXRError(f"no report adapter in {folder} (needs config.json and adapter.safetensors)", REPORT_FIX)
@@ -220,9 +229,11 @@ def load_report_model(folder: str | Path, vqa_folder: str | Path | None = None, 
     vqa_folder = Path(vqa_folder) if vqa_folder else model_file("vqa", meta["vqa_checkpoint"])
     model, _ = load_vqa(vqa_folder)
     if vqa_folder.name != meta["vqa_checkpoint"]:
-        raise CXRError(f"the report adapter continues {meta['vqa_checkpoint']}, not {vqa_folder.name}", "pass the VQA run it was taught on, or teach it again")
+        raise CXRError(f"the report adapter continues {meta['vqa_checkpoint']}, not {vqa_folder.name}",
+                       "pass the VQA run it was taught on, or teach it again")
     try: set_peft_model_state_dict(model.lm, states["adapter"])
-    except Exception as e: raise CXRError(f"{run.weights['adapter']} cannot be read into the model ({type(e).__name__})", "delete the folder and teach it again") from None
+    except Exception as e: raise CXRError(f"{run.weights['adapter']} cannot be read into the model ({type(e).__name__})",
+                                          "delete the folder and teach it again") from None
     return model.eval(), meta
 
 def default_report_adapter() -> Path:
@@ -230,33 +241,40 @@ def default_report_adapter() -> Path:
     return model_file("reports", ReportTrainConfig().name())
 
 # %% ../nbs/06_report_generation.ipynb #0a473257
-CLASSIFIER_FILES = ("classifier", "four_finding")  # the classifier the reports may quote: the four-finding ensemble, under the patient-disjoint protocol
+# the classifier the reports may quote: the four-finding ensemble, under the patient-disjoint protocol
+CLASSIFIER_FILES = ("classifier", "four_finding")
 
 def vqa_thresholds(points: dict | None = None) -> dict:
-    "Each category's operating threshold on calibrated answers, fixed on validation by the VQA evaluation and stored beside the VQA weights."
+    """Each category's operating threshold on calibrated answers, fixed on validation by the VQA evaluation and stored beside the VQA
+    weights."""
     points = points or operating_points()
     return {c: points["categories"][c]["threshold"] for c in CATEGORIES}
 
 def _at_positions(frame: pd.DataFrame, keys: list) -> pd.DataFrame:
-    "Rows of a result file (`split, index`: official coordinates) re-indexed by each film's position among `keys`; films not among them dropped."
+    """Rows of a result file (`split, index`: official coordinates) re-indexed by each film's position among `keys`; films not among
+    them dropped."""
     position = {tuple(k): n for n, k in enumerate(keys)}
     at = np.array([position.get((s, int(i)), -1) for s, i in zip(frame.split, frame["index"])])
     return frame[at >= 0].assign(index=at[at >= 0])
 
 def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFrame:
-    """One row per film of `data`'s `split` (validation: the split drawn by child) that both chapters answered, indexed by its position there:
-    label, subtype, the four calibrated VQA answers, and the four-finding classifier ensemble's P(pneumonia) with its threshold."""
+    """One row per film of `data`'s `split` (validation: the split drawn by child) that both chapters answered, indexed by its position
+    there: label, subtype, the four calibrated VQA answers, and the four-finding classifier ensemble's P(pneumonia) with its
+    threshold."""
     findings = pneumoniamnist_findings(split, data)
     keys = data.sources.get(split) or [(split, i) for i in range(len(findings))]
     answers = pd.read_csv(result_file("vqa", f"{split}_answers.csv"))
-    if "p_yes_calibrated" not in answers:  # the model chapter has rewritten the file and the evaluation chapter not yet (parallel smoke runs)
+    # the model chapter has rewritten the file and the evaluation chapter not yet (parallel smoke runs)
+    if "p_yes_calibrated" not in answers:
         for c, rows in answers.groupby("category").groups.items(): answers.loc[rows, "p_yes_calibrated"] = calibrate(c, answers.p_yes[rows])
     answers = _at_positions(answers, keys).pivot(index="index", columns="category", values="p_yes_calibrated")
     predictions = _at_positions(pd.read_csv(result_file(*CLASSIFIER_FILES, f"{split}_predictions.csv")), keys).set_index("index")
     # the images both chapters answered: all of them after full runs, the first few after smoke runs
     frame = (findings[["label", "subtype"]].join(answers.reindex(columns=list(CATEGORIES)), how="inner")
-             .join((predictions.p_bacterial + predictions.p_viral).rename("classifier_prob"), how="inner").dropna(subset=["pneumonia", "normal"]))
-    if frame.empty: raise CXRError(f"the VQA and classifier result files of {split} share no image", "re-run the four-finding classifier and VQA chapters")
+             .join((predictions.p_bacterial + predictions.p_viral).rename("classifier_prob"),
+                   how="inner").dropna(subset=["pneumonia", "normal"]))
+    if frame.empty: raise CXRError(f"the VQA and classifier result files of {split} share no image",
+                                   "re-run the four-finding classifier and VQA chapters")
     # a subtype answer the VQA chapter did not ask (unknown subtype) counts as undecided
     frame[["bacterial", "viral"]] = frame[["bacterial", "viral"]].fillna(0.5)
     frame["classifier_threshold"] = read_json(result_file(*CLASSIFIER_FILES, "summary.json"))["thresholds"]["pneumonia"]
@@ -265,113 +283,14 @@ def report_inputs(split: str, data: PneumoniaMNIST, limit: int = 0) -> pd.DataFr
 
 # %% ../nbs/06_report_generation.ipynb #18fa62fa
 def teaching(config: ReportTrainConfig, data: PneumoniaMNIST, thresholds: dict | None = None, progress: bool = True) -> tuple[dict, dict]:
-    "Teach the format to the default VQA run's adapter on the training split: the adapter's state and the JSON to store, as `runs.train_or_load` takes them."
+    """Teach the format to the default VQA run's adapter on the training split: the adapter's state and the JSON to store, as
+    `runs.train_or_load` takes them."""
     from peft import get_peft_model_state_dict
     model, _ = load_vqa(default_checkpoint())
     findings = pneumoniamnist_findings("train", data)
     clock = Stopwatch()
-    losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings, thresholds or vqa_thresholds(), config), config, progress)
+    losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings,
+            thresholds or vqa_thresholds(), config), config, progress)
     meta = dict(config=asdict(config), key=config.key(), vqa_checkpoint=VQAConfig().name(), losses=losses, train_seconds=clock.s,
                 torch=torch.__version__)
     return {"adapter": get_peft_model_state_dict(model.lm)}, meta
-
-# %% ../nbs/06_report_generation.ipynb #2d54a163
-def hf_reports(backend: HFBackend, images: np.ndarray, instructions: list[str], decoding: Decoding = Decoding(), progress: bool = True) -> list[str]:
-    "One report per 28×28 uint8 image and instruction from a Hugging Face image-text-to-text model (`backends.HFBackend`)."
-    from PIL import Image
-    torch.manual_seed(decoding.seed)
-    out = []
-    for image, text in tqdm(list(zip(images, instructions)), desc="writing reports", disable=not progress):
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-        prompt = backend.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = backend.processor(images=[Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")], text=[prompt], return_tensors="pt").to(backend.device)
-        sample = decoding.temperature > 0
-        with torch.no_grad():
-            ids = backend.model.generate(**inputs, max_new_tokens=decoding.max_new_tokens, do_sample=sample, repetition_penalty=decoding.repetition_penalty,
-                                         **({"temperature": decoding.temperature, "top_p": decoding.top_p} if sample else {}))
-        out.append(backend.processor.decode(ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())
-    return out
-
-# %% ../nbs/06_report_generation.ipynb #b3da2171
-def calibrated_answers(model, image: np.ndarray, points: dict | None = None) -> dict:
-    "The four calibrated VQA answers for one 28×28 uint8 image (one held-out wording per category; the calibrators stored beside the VQA weights)."
-    p, _ = CompactBackend(model).score(np.repeat(image[None], len(CATEGORIES), 0), [HELD_OUT[c][0] for c in CATEGORIES])
-    return {c: float(calibrate(c, [p_yes], points)[0]) for c, p_yes in zip(CATEGORIES, p)}
-
-def classifier_output(image: np.ndarray) -> tuple[float, float]:
-    """(P(pneumonia), threshold) of the four-finding CNN ensemble for one film: the members' mean log-probabilities at the validation-fitted
-    temperature (one film has no batch whose BatchNorm statistics the chapter's test-time adaptation could use), and the Bayes threshold it stores."""
-    summary = read_json(result_file(*CLASSIFIER_FILES, "summary.json"))
-    models = [load_classifier(p)[0] for p in four_finding_checkpoints()]
-    p = apply_softmax_temperature(ensemble_logits(models, image[None]), summary["calibration"]["temperature_val"])[0]
-    return float(p[1] + p[2]), float(summary["thresholds"]["pneumonia"])
-
-def chosen_strategy() -> str:
-    "The strategy the report chapter chose on validation (its result file: this run's, else the committed one); the template when none is written."
-    path = result_file("reports", "summary.json")
-    return read_json(path)["best_strategy"] if path.exists() else "template"
-
-def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str | Path | None = None, backend: str = "compact",
-                 model_id: str | None = None, max_new_tokens: int = 64, site: str | None = None) -> dict:
-    """One report for one 28×28 uint8 film by `strategy` (default: the one chosen on validation) on the committed models (or `adapter`, or a
-    Hugging Face `model_id`), read back: its label, subtype, hedging, unsupported findings, how it contradicts the answers it was given,
-    the VQA answers and classifier output, and the seconds it took with model loading."""
-    strategy = strategy or chosen_strategy()
-    s = STRATEGIES[strategy]
-    report_folder = Path(adapter) if adapter else default_report_adapter()
-    if s.adapter == "report" and backend == "compact" and not _adapter_run(report_folder).exists(): raise CXRError(f"no report adapter in {report_folder}", REPORT_FIX)
-    clock = Stopwatch()
-    answers = classifier = thresholds = None
-    if "{checklist}" in s.instruction or not s.uses_lm:
-        # the VQA run's validation thresholds and calibrators, stored beside its weights, or a site's own (cxr-calibrate-site)
-        points = operating_points() if site is None else stored_points(checkpoint_run(default_checkpoint()).points_path, site)
-        vqa, _ = load_vqa(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
-    if "{classifier}" in s.instruction: classifier = classifier_output(pixels)
-    if not s.uses_lm: report = checklist_report(answers, thresholds)
-    else:
-        text = instruction_for(s, answers, thresholds, classifier)
-        decoding = Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty)
-        if backend == "hf": report = hf_reports(HFBackend(model_id), pixels[None], [text], decoding, progress=False)[0]
-        else:
-            writer = load_report_model(report_folder)[0] if s.adapter == "report" else load_vqa(default_checkpoint())[0]
-            writer.lm.merge_adapter()
-            report = generate_reports(writer, writer.features(pixels[None]), [text], decoding, batch_size=1, progress=False)[0]
-    replaced = s.checked and not is_faithful(report, answers, thresholds)
-    if replaced: report = checklist_report(answers, thresholds)
-    read = label_text(report)
-    return {"strategy": strategy, "backend": backend, "report": report,
-            "report_label": {1: "pneumonia", 0: "normal", None: None}[read.pneumonia], "report_subtype": read.subtype, "hedged": read.hedged,
-            "unsupported_findings": unsupported_findings(report),
-            "contradictions": contradictions(report, answers, thresholds) if s.reads_answers else None, "replaced_by_template": replaced,
-            "vqa_answers": answers,
-            "classifier": None if classifier is None else {"model": "four-finding CNN ensemble", "probability": classifier[0], "threshold": classifier[1]},
-            "seconds": clock.s}
-
-_json_dumps = json.dumps  # `cxr_report` has a --json flag, which shadows the module there
-
-@call_parse
-@cli_errors
-def cxr_report(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
-               strategy: str = None,  # free, structured, checklist, checklist_classifier, checklist_checked or template (default: the one chosen on validation)
-               json: bool = False,  # print one JSON object instead of text
-               adapter: str = None,  # report adapter folder (default: the committed default run)
-               backend: str = "compact",  # 'compact' (this project's model) or 'hf' (a Hugging Face image-text-to-text model writes)
-               model_id: str = None,  # with --backend hf: hub id or local folder
-               max_new_tokens: int = 64,  # longest report, in tokens
-               site: str = None,  # a site profile written by cxr-calibrate-site (its name, or its JSON file) for the VQA answers
-               root: str = None):  # data folder for split:index references (default: CXR_DATA_ROOT)
-    "Write a short chest X-ray report with the VQA model, read it back (label, unsupported findings), and say how long it took."
-    strategy = strategy or chosen_strategy()
-    check_args(choices={"strategy": (strategy, STRATEGIES), "backend": (backend, ("compact", "hf"))}, max_new_tokens=max_new_tokens)
-    if backend == "hf" and not model_id: raise CXRError("--backend hf needs --model-id", "pass a hub id (e.g. google/medgemma-4b-it) or a local folder")
-    data = None if Path(image).exists() else load_pneumoniamnist(root)
-    pixels = np.array(read_image(image, data).pixels)  # a bad image fails here, before any model loads
-    if site: stored_points(checkpoint_run(default_checkpoint()).points_path, site)  # a missing profile fails before any model loads
-    out = {"image": str(image), **write_report(pixels, strategy, adapter, backend, model_id, max_new_tokens, site), "site": site}
-    if json: print(_json_dumps(out)); return
-    print(out["report"])
-    print(f"-- read as: {out['report_label'] or 'unlabelled'}{' (' + out['report_subtype'] + ')' if out['report_subtype'] else ''}{', hedged' if out['hedged'] else ''}; "
-          f"unsupported findings: {', '.join(out['unsupported_findings']) or 'none'}; "
-          + ("" if out["contradictions"] is None else f"contradicts its answers: {', '.join(out['contradictions']) or 'no'}; ")
-          + ("the language model's report was replaced by the template's; " if out["replaced_by_template"] else "")
-          + f"{strategy} on {backend}, {out['seconds']:.1f} s including model loading")

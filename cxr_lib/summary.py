@@ -30,7 +30,8 @@ ANCHORS = {
     "classifier_sensitivity": "Kermany et al., Cell 2018 (full resolution) 0.932",
     "classifier_specificity": "Kermany et al., Cell 2018 (full resolution) 0.901",
     "classifier_ece": NO_ANCHOR, "report_accuracy": NO_ANCHOR, "report_hallucination": NO_ANCHOR,
-    "retrieval_precision_at_1": NO_ANCHOR, "retrieval_precision_at_5": NO_ANCHOR, "retrieval_precision_at_10": NO_ANCHOR, "retrieval_text": NO_ANCHOR,
+    "retrieval_precision_at_1": NO_ANCHOR, "retrieval_precision_at_5": NO_ANCHOR, "retrieval_precision_at_10": NO_ANCHOR,
+    "retrieval_text": NO_ANCHOR,
 }
 COMPARISONS = {"≥": operator.ge, "≤": operator.le, "<": operator.lt, ">": operator.gt}
 
@@ -47,7 +48,8 @@ def parse_requirement(text: str) -> tuple[str, float]:
 # %% ../nbs/08_summary.ipynb #8517a7e8
 def dashboard_row(result: str, measured: dict | float, op: str | None = None, target: float | None = None,
                   anchor: str = NO_ANCHOR, digits: int = 3, unit: str = "") -> dict:
-    "One dashboard line; `measured` is a `{value, lo, hi}` interval or a bare number, `met` compares its value with `op target` (None: no target)."
+    """One dashboard line; `measured` is a `{value, lo, hi}` interval or a bare number, `met` compares its value with `op target`
+    (None: no target)."""
     interval = isinstance(measured, dict)
     value = float(measured["value"] if interval else measured)
     shown = format_ci(measured, digits) if interval else f"{value:.{digits}f}"
@@ -60,11 +62,14 @@ def classifier_rows(summary: dict, targets: dict = CLASSIFIER_TARGETS) -> list[d
     best = summary["models"][summary["best"]]
     test, ece = best["test"], best["calibration"]["ece_calibrated"]
     return [dashboard_row(f"{summary['best']}: ROC AUC", test["roc_auc"], "≥", targets["roc_auc"], ANCHORS["classifier_roc_auc"], digits=4),
-            dashboard_row(f"{summary['best']}: sensitivity", test["sensitivity"], "≥", targets["sensitivity"], ANCHORS["classifier_sensitivity"]),
-            dashboard_row(f"{summary['best']}: specificity", test["specificity"], "≥", targets["specificity"], ANCHORS["classifier_specificity"]),
+            dashboard_row(f"{summary['best']}: sensitivity", test["sensitivity"], "≥", targets["sensitivity"],
+                          ANCHORS["classifier_sensitivity"]),
+            dashboard_row(f"{summary['best']}: specificity", test["specificity"], "≥", targets["specificity"],
+                          ANCHORS["classifier_specificity"]),
             dashboard_row(f"{summary['best']}: ECE, calibrated", ece, "≤", targets["ece_calibrated"], ANCHORS["classifier_ece"]),
             *_raw_ece_row(summary["best"], best["calibration"].get("ece_uncalibrated")),
-            *([dashboard_row(f"{summary['best']}: training time, all of its runs", best["train_seconds"], "≤", targets["train_seconds"], digits=0, unit=" s")]
+            *([dashboard_row(f"{summary['best']}: training time, all of its runs", best["train_seconds"], "≤",
+                             targets["train_seconds"], digits=0, unit=" s")]
               if "train_seconds" in best else [])]
 
 def _raw_ece_row(name: str, raw: dict | None) -> list[dict]:  # shown beside the calibrated ECE for comparison; it carries no target
@@ -83,13 +88,15 @@ def vqa_rows(summary: dict) -> list[dict]:
                  dashboard_row(f"{c}: specificity", s["test"]["specificity"], "≥", t["specificity"]),
                  dashboard_row(f"{c}: ECE, calibrated", s["test"]["ece_calibrated"], "<", t["ece"]),
                  *_raw_ece_row(c, s["test"].get("ece_raw"))]
-    rows.append(dashboard_row("films with contradictory answers", summary["consistency"]["contradiction_rate_interval"], "≤", t["contradiction_rate"]))
-    return rows + [dashboard_row("median time to answer (batch 1)", summary["latency_ms"]["median"], "≤", t["median_latency_ms"], digits=0, unit=" ms")]
+    rows.append(dashboard_row("films with contradictory answers", summary["consistency"]["contradiction_rate_interval"], "≤",
+                              t["contradiction_rate"]))
+    return rows + [dashboard_row("median time to answer (batch 1)", summary["latency_ms"]["median"], "≤", t["median_latency_ms"],
+                                 digits=0, unit=" ms")]
 
 def four_finding_rows(summary: dict) -> list[dict]:
-    """Per category of the four-finding classifier ensemble (the VQA model's yardstick): test sensitivity and specificity at the Bayes rule, and ECE
-    with the chosen calibration beside the uncalibrated one. Normal is left out: its probability is one minus pneumonia's, so its rows would repeat
-    pneumonia's with sensitivity and specificity swapped and count the same targets twice."""
+    """Per category of the four-finding classifier ensemble (the VQA model's yardstick): test sensitivity and specificity at the Bayes
+    rule, and ECE with the chosen calibration beside the uncalibrated one. Normal is left out: its probability is one minus
+    pneumonia's, so its rows would repeat pneumonia's with sensitivity and specificity swapped and count the same targets twice."""
     t = summary["targets"]
     raw = summary.get("calibration", {}).get("families", {}).get(UNCALIBRATED_FAMILY, {}).get("test", {})
     rows = []
@@ -108,7 +115,8 @@ def report_rows(summary: dict) -> list[dict]:
     best, t = summary["best_strategy"], summary["targets"]
     test = summary["strategies"][best]["test"]
     return [dashboard_row(f"{best}: agreement with the label", test["accuracy"], "≥", t["accuracy"], ANCHORS["report_accuracy"]),
-            dashboard_row(f"{best}: hallucination rate", test["hallucination_rate"], "≤", t["hallucination_rate"], ANCHORS["report_hallucination"])]
+            dashboard_row(f"{best}: hallucination rate", test["hallucination_rate"], "≤", t["hallucination_rate"],
+                          ANCHORS["report_hallucination"])]
 
 def _requirement(targets: dict, phrase: str) -> tuple[str, float]:
     return parse_requirement(next(v["required"] for name, v in targets.items() if phrase in name))
@@ -117,7 +125,8 @@ def retrieval_rows(summary: dict) -> list[dict]:
     "Image→image P@1/5/10 of the embedding validation chose, and the mean text→image P@10 over the fixed queries."
     best, k = summary["best_embedding"], summary["k"]
     test = summary["embeddings"][best]["test"]
-    rows = [dashboard_row(f"{best.replace('_', ' ')}: image→image P@{n}", test[f"precision_at_{n}"], *(_requirement(summary["targets"], f"image→image P@{n}") if n == k else ()),
+    rows = [dashboard_row(f"{best.replace('_', ' ')}: image→image P@{n}", test[f"precision_at_{n}"],
+                          *(_requirement(summary["targets"], f"image→image P@{n}") if n == k else ()),
                           anchor=ANCHORS[f"retrieval_precision_at_{n}"]) for n in (1, 5, k)]
     return rows + [dashboard_row(f"text→image P@{k}, mean over the queries", summary["text_to_image"][f"mean_precision_at_{k}"],
                                  *_requirement(summary["targets"], f"text→image P@{k}"), anchor=ANCHORS["retrieval_text"])]
@@ -137,21 +146,25 @@ def dashboard() -> pd.DataFrame:
     for folder, task, page, rows_of in SECTIONS:
         path = result_file(folder, "summary.json")
         found = rows_of(read_json(path)) if path.exists() else [{"result": f"not measured yet: no results/{folder}/summary.json",
-                                                                  "measured": "—", "target": "—", "met": None, "anchor": "—", "value": float("nan")}]
+                                                                  "measured": "—", "target": "—", "met": None, "anchor": "—",
+                                                                  "value": float("nan")}]
         rows += [{"task": task, "page": page, **r} for r in found]
     return pd.DataFrame(rows)
 
 def dashboard_html(table: pd.DataFrame) -> str:
-    "The dashboard as an HTML table whose task cells link to their chapters (relative to a page one folder deep, as `book/` and `nbs/` pages are)."
+    """The dashboard as an HTML table whose task cells link to their chapters (relative to a page one folder deep, as `book/` and
+    `nbs/` pages are)."""
     text = table[["result", "measured", "target", "anchor"]].map(html.escape)
     shown = text.assign(met=[{True: "yes", False: "no"}.get(m, "—") for m in table.met],
                         task=[f'<a href="../{p}.html">{html.escape(t)}</a>' for t, p in zip(table.task, table.page)])
-    shown = shown[["task", "result", "measured", "target", "met", "anchor"]].rename(columns={"measured": "measured [95% CI]", "anchor": "published anchor"})
+    shown = shown[["task", "result", "measured", "target", "met", "anchor"]].rename(columns={"measured": "measured [95% CI]",
+            "anchor": "published anchor"})
     return shown.to_html(index=False, escape=False, border=0)
 
 # %% ../nbs/08_summary.ipynb #bfb36472
 def site_protocol_table(summary: dict, curve: pd.DataFrame) -> pd.DataFrame:
-    "Each model's criteria on the new site's films under strict transfer, label-free selection and site recalibration (the primary protocol at its smallest sufficient n, else the largest n tried), each value with met / missed."
+    """Each model's criteria on the new site's films under strict transfer, label-free selection and site recalibration (the primary
+    protocol at its smallest sufficient n, else the largest n tried), each value with met / missed."""
     primary, rows = summary["primary_protocol"], []
     for model, targets in summary["targets"].items():
         sufficient = summary["smallest_n"][model][primary]["on_average"]
@@ -170,7 +183,8 @@ def site_protocol_table(summary: dict, curve: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/08_summary.ipynb #07a504fa
 def per_hundred(rate: dict | float) -> str:
-    "A rate as a count out of 100 children; an interval `{value, lo, hi}` as `N (between lo and hi)`, or `N (the same in every bootstrap resample)` when it has no width."
+    """A rate as a count out of 100 children; an interval `{value, lo, hi}` as `N (between lo and hi)`, or `N (the same in every
+    bootstrap resample)` when it has no width."""
     if not isinstance(rate, dict): return f"{round(100 * rate):d}"
     if rate["lo"] == rate["hi"] == rate["value"]: return f"{round(100 * rate['value']):d} (the same in every bootstrap resample)"
     return f"{round(100 * rate['value']):d} (between {round(100 * rate['lo']):d} and {round(100 * rate['hi']):d})"
@@ -181,7 +195,8 @@ def complement(rate: dict) -> dict:
 
 # %% ../nbs/08_summary.ipynb #50a76976
 def versus_random(difference: dict) -> str:
-    "Verdict on a map's deletion AUC minus a random ordering's `{value, lo, hi}`: lower is better, and an interval that includes zero decides nothing."
+    """Verdict on a map's deletion AUC minus a random ordering's `{value, lo, hi}`: lower is better, and an interval that includes zero
+    decides nothing."""
     if difference["hi"] < 0: return "better than random"
     if difference["lo"] > 0: return "worse than random"
     return "no different from random (the interval includes zero)"
@@ -206,12 +221,14 @@ def chapter_stems(root: Path | None = None) -> list[str]:
 def parameters_source(notebook: str | Path) -> str:
     "The source of a notebook's `parameters`-tagged cell (papermill's defaults)."
     cells = [c for c in json.loads(Path(notebook).read_text())["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not cells: raise CXRError(f"{Path(notebook).name} has no cell tagged `parameters`", "tag the cell that holds the chapter's parameters")
+    if not cells: raise CXRError(f"{Path(notebook).name} has no cell tagged `parameters`",
+                                 "tag the cell that holds the chapter's parameters")
     return "".join(cells[0]["source"])
 
 def parse_parameters(source: str) -> dict[str, tuple[str, str]]:
     "Each name assigned in `source` → (its default as written, the comment on its line)."
-    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokens if t.type == tokenize.COMMENT}
     return {node.targets[0].id: (ast.get_source_segment(source, node.value), comments.get(node.lineno, ""))
             for node in ast.parse(source).body if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
 
@@ -228,5 +245,6 @@ def parameters_table(notebooks: list[Path]) -> pd.DataFrame:
 # %% ../nbs/08_summary.ipynb #474ede48
 def weight_packages() -> pd.DataFrame:
     "Pinned version, what it provides, licence and home page of each weight package, from the registry in `cxr_lib.core`."
-    return pd.DataFrame([{"package": n, "version": p.version, "provides": p.provides, "licence (package metadata)": p.licence, "home page": home_page(n)}
+    return pd.DataFrame([{"package": n, "version": p.version, "provides": p.provides, "licence (package metadata)": p.licence,
+                          "home page": home_page(n)}
                          for n, p in WEIGHT_PACKAGES.items()]).set_index("package")

@@ -15,9 +15,11 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 from .backends import ANSWER_COLUMNS, CompactBackend, answer_question
-from .calibration import (CALIBRATOR_KINDS, Calibrator, answer_logits, binary_nll, ece, perfect_calibration_ece, scorecard, smooth_ece,
+from .calibration import (CALIBRATOR_KINDS, Calibrator, answer_logits, binary_nll, ece, perfect_calibration_ece, scorecard,
+                                 smooth_ece,
                                  top_label_ece)
-from .core import CXRError, Stopwatch, matmul_gflops, model_file, read_json, result_file, results_dir, timed_ms, warm_median_ms, write_json
+from .core import (CXRError, Stopwatch, matmul_gflops, model_file, read_json, result_file, results_dir, timed_ms, warm_median_ms,
+                          write_json)
 from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
@@ -33,7 +35,8 @@ __all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CONTRADICTIONS', 'OUTCOME
 
 # %% ../nbs/05_vqa_evaluation.ipynb #a98673d3
 TARGETS = {"sensitivity": 0.80, "specificity": 0.85, "ece": 0.05, "median_latency_ms": 100.0,
-           "roc_auc": 0.93, "auc_gap_to_yardstick": 0.01, "contradiction_rate": 0.02}  # AUC: ≥ 0.93 and within 0.01 of the four-finding ensemble
+           # AUC: ≥ 0.93 and within 0.01 of the four-finding ensemble
+           "roc_auc": 0.93, "auc_gap_to_yardstick": 0.01, "contradiction_rate": 0.02}
 ANSWER_FILES = {"val": "val_answers.csv", "test": "test_answers.csv", "eval_200": "eval_200_answers.csv"}
 LABEL_COLUMN = {"val": "label", "test": "label", "eval_200": "answer"}
 
@@ -57,7 +60,8 @@ def cross_validated_nll(kind: str, z, y, folds: int = 5, seed: int = 0) -> float
     return float(np.mean(losses))
 
 def fit_calibration(val: pd.DataFrame, folds: int = 5, seed: int = 0) -> tuple[dict[str, Calibrator], pd.DataFrame]:
-    "Per category, on validation answers: the `Calibrator` chosen (lower cross-validated NLL, holding both maps' parameters), and a table of both fits."
+    """Per category, on validation answers: the `Calibrator` chosen (lower cross-validated NLL, holding both maps' parameters), and a
+    table of both fits."""
     chosen_by, rows = {}, {}
     for c in CATEGORIES:
         v = val[val.category == c]
@@ -69,11 +73,13 @@ def fit_calibration(val: pd.DataFrame, folds: int = 5, seed: int = 0) -> tuple[d
         if chosen == "platt" and platt.a <= 0: chosen = "temperature"  # a negative slope would reverse the ranking
         chosen_by[c] = Calibrator(chosen, temperature.temperature, platt.a, platt.b)
         rows[c] = {"temperature": temperature.temperature, "platt_a": platt.a, "platt_b": platt.b,
-                   "cv_nll_raw": binary_nll(y, z), "cv_nll_temperature": cv["temperature"], "cv_nll_platt": cv["platt"], "calibrator": chosen}
+                   "cv_nll_raw": binary_nll(y, z), "cv_nll_temperature": cv["temperature"], "cv_nll_platt": cv["platt"],
+                   "calibrator": chosen}
     return chosen_by, pd.DataFrame.from_dict(rows, orient="index")
 
 def calibrate_answers(frame: pd.DataFrame, calibrators: dict[str, Calibrator]) -> np.ndarray:
-    "`p_yes_calibrated` for each answer, by its category's calibrator (NaN where a category has none): the calibrators `cxr-vqa` applies once stored."
+    """`p_yes_calibrated` for each answer, by its category's calibrator (NaN where a category has none): the calibrators `cxr-vqa`
+    applies once stored."""
     out = np.full(len(frame), np.nan)
     for c, calibrator in calibrators.items():
         rows = (frame.category == c).to_numpy()
@@ -82,7 +88,8 @@ def calibrate_answers(frame: pd.DataFrame, calibrators: dict[str, Calibrator]) -
 
 # %% ../nbs/05_vqa_evaluation.ipynb #d6b0da51
 def split_report(frame: pd.DataFrame, threshold: float, n_boot: int = 2000, seed: int = 0, n_sims: int = 1000) -> dict:
-    "Discrimination at `threshold` and calibration before/after, with bootstrap intervals and the ECE noise floor, for one category's answers."
+    """Discrimination at `threshold` and calibration before/after, with bootstrap intervals and the ECE noise floor, for one category's
+    answers."""
     y, raw, cal = frame.label.to_numpy(), frame.p_yes.to_numpy(), frame.p_yes_calibrated.to_numpy()
     card = scorecard(y, cal, threshold, n_boot, seed, n_sims)
     out = {"n": card["n"], "yes": card["n_positive"]}  # the summary's names since it was first written
@@ -108,14 +115,17 @@ def results_table(reports: dict, splits=("test", "eval_200")) -> pd.DataFrame:
 
 # %% ../nbs/05_vqa_evaluation.ipynb #092c2198
 def target_table(reports: dict, split: str = "test", targets: dict = TARGETS) -> pd.DataFrame:
-    "Per category and criterion: measured value, target, met or not, gap (positive = margin, negative = shortfall), and whether the interval clears it."
+    """Per category and criterion: measured value, target, met or not, gap (positive = margin, negative = shortfall), and whether the
+    interval clears it."""
     rows = []
     for c, r in reports[split].items():
-        for crit, key, better in (("sensitivity", "sensitivity", "high"), ("specificity", "specificity", "high"), ("ECE (calibrated)", "ece_calibrated", "low")):
+        for crit, key, better in (("sensitivity", "sensitivity", "high"), ("specificity", "specificity", "high"),
+                                  ("ECE (calibrated)", "ece_calibrated", "low")):
             if key not in r: continue
             v, t = r[key], targets["ece" if key.startswith("ece") else key]
             gap = v["value"] - t if better == "high" else t - v["value"]
-            rows.append({"category": c, "criterion": crit, "measured": round(v["value"], 3), "target": ("≥ " if better == "high" else "< ") + f"{t:.2f}",
+            rows.append({"category": c, "criterion": crit, "measured": round(v["value"], 3),
+                         "target": ("≥ " if better == "high" else "< ") + f"{t:.2f}",
                          "met": bool(gap >= 0) if better == "high" else bool(gap > 0), "gap": round(gap, 3),
                          "met (CI)": bool(v["lo"] >= t) if better == "high" else bool(v["hi"] < t)})
     return pd.DataFrame(rows).set_index(["category", "criterion"])
@@ -146,11 +156,13 @@ def coherent_readout(p: pd.DataFrame) -> pd.DataFrame:
     pneumonia = np.nanmean(np.c_[p.pneumonia.to_numpy(), 1 - p.normal.to_numpy()], axis=1)
     b, v = p.bacterial.fillna(0.5).to_numpy(), p.viral.fillna(0.5).to_numpy()
     share = np.where(b + v > 0, b / np.maximum(b + v, 1e-12), 0.5)
-    return pd.DataFrame({"pneumonia": pneumonia, "bacterial": pneumonia * share, "viral": pneumonia * (1 - share), "normal": 1 - pneumonia}, index=p.index)
+    return pd.DataFrame({"pneumonia": pneumonia, "bacterial": pneumonia * share, "viral": pneumonia * (1 - share),
+                         "normal": 1 - pneumonia}, index=p.index)
 
 # %% ../nbs/05_vqa_evaluation.ipynb #b85d4cc8
 def readout_scores(p: pd.DataFrame, labels: pd.DataFrame, thresholds: dict, n_boot: int = 2000, seed: int = 0) -> dict:
-    "Per category: the `scorecard` at its threshold, over the films whose answer is known (NaN scores where a smoke run's few films hold one answer only)."
+    """Per category: the `scorecard` at its threshold, over the films whose answer is known (NaN scores where a smoke run's few films
+    hold one answer only)."""
     out = {}
     for c in CATEGORIES:
         ok = labels[c].notna().to_numpy()
@@ -169,8 +181,9 @@ def plot_reliability_band(ax, y, p, n_bins: int = 15, color: str = "C0", label: 
 # %% ../nbs/05_vqa_evaluation.ipynb #5b072b37
 def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: list[str], batch_size: int = 32, warmup: int = 5,
                       passes: int = 3, repeats: int = 3) -> dict:
-    """End-to-end latency per question (PNG file → answer, batch 1, as `cxr-vqa` answers: LoRA merged), over `passes` passes; model load time;
-    batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's matrix-multiply speed."""
+    """End-to-end latency per question (PNG file → answer, batch 1, as `cxr-vqa` answers: LoRA merged), over `passes` passes; model
+    load time; batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's
+    matrix-multiply speed."""
     from PIL import Image
     from cxr_lib.book import hardware
     clock = Stopwatch()
@@ -195,8 +208,10 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
         encoder_ms = warm_median_ms(lambda _: model.features(images[:1]))
         lm_ms = warm_median_ms(lambda _: model.lm(**inputs, logits_to_keep=1))
     gflops = matmul_gflops()
-    return {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "mean": float(lat.mean()), "n": len(lat), "passes": passes,
-            "pass_medians": [float(np.median(t)) for t in per_pass], "per_question_ms": lat.round(2).tolist(), "model_load_ms": load_ms, "batch_size": batch_size,
+    return {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)), "mean": float(lat.mean()), "n": len(lat),
+            "passes": passes,
+            "pass_medians": [float(np.median(t)) for t in per_pass], "per_question_ms": lat.round(2).tolist(),
+            "model_load_ms": load_ms, "batch_size": batch_size,
             "batched_ms_per_question": batch_ms, "batched_questions_per_s": 1000 / batch_ms,
             "encoder_ms": encoder_ms, "lm_forward_ms": lm_ms, "prompt_tokens": int(inputs["inputs_embeds"].shape[1]),
             "lm_parameters": sum(p.numel() for p in model.lm.parameters()), "matmul_gflops": gflops,
@@ -227,14 +242,17 @@ def points_from_summary(summary: dict) -> dict:
             "checkpoint": summary["checkpoint"], "smoke": summary["smoke"]}
 
 def write_evaluation(answers: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None, run: Run | None = None) -> Path:
-    "Add `p_yes_calibrated` to `{val,test,eval_200}_answers.csv` (columns otherwise as the VQA chapter wrote them), write `summary.json`, and the operating points beside the weights of `run` (default: the default configuration's) when this run stores them."
+    """Add `p_yes_calibrated` to `{val,test,eval_200}_answers.csv` (columns otherwise as the VQA chapter wrote them), write
+    `summary.json`, and the operating points beside the weights of `run` (default: the default configuration's) when this run stores
+    them."""
     out = Path(out_dir) if out_dir else results_dir("vqa")
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in answers.items():
         columns = list(ANSWER_COLUMNS) if name in ("val", "test") else [c for c in frame.columns if c not in ("label", "p_yes_calibrated")]
         frame[columns + ["p_yes_calibrated"]].to_csv(out / ANSWER_FILES[name], index=False, float_format="%.6g")
     run = vqa_run(VQAConfig()) if run is None else run
-    if run.exists(): run.save_operating_points(points_from_summary(summary))  # a smoke run scoring the committed model leaves its points alone
+    # a smoke run scoring the committed model leaves its points alone
+    if run.exists(): run.save_operating_points(points_from_summary(summary))
     return write_json(summary, out / "summary.json")
 
 

@@ -47,7 +47,7 @@ def test_checked_report_never_contradicts_its_answers(real_data_root, tmp_path):
 
 
 def test_default_strategy_is_the_validation_choice(real_data_root, tmp_path):
-    from cxr_lib.reports import chosen_strategy
+    from cxr_lib.report_writer import chosen_strategy
     res = report(["test:0", "--json"], real_data_root, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["strategy"] == chosen_strategy()
