@@ -19,11 +19,12 @@ from .core import results_dir, write_json
 from .data import PneumoniaMNIST
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics
 from .runs import train_or_load
+from .vqa_data import CATEGORIES
 
 # %% auto #0
-__all__ = ['RECIPES', 'CATEGORIES', 'PREDICTION_COLUMNS', 'SUBTYPE_OF_CLASS', 'recipe_runs', 'trained', 'ensemble_logits',
-           'category_scores', 'category_labels', 'category_answers', 'mean_ece', 'category_report', 'predictions_frame',
-           'write_four_finding']
+__all__ = ['RECIPES', 'UNCALIBRATED_FAMILY', 'PREDICTION_COLUMNS', 'SUBTYPE_OF_CLASS', 'recipe_runs', 'trained',
+           'ensemble_logits', 'category_scores', 'category_labels', 'category_answers', 'mean_ece', 'category_report',
+           'predictions_frame', 'write_four_finding']
 
 # %% ../nbs/03c_four_finding.ipynb #d67f5eeb
 RECIPES = {  # name → the TrainConfig fields of its runs (seeds added by `recipe_runs`)
@@ -31,7 +32,7 @@ RECIPES = {  # name → the TrainConfig fields of its runs (seeds added by `reci
     "four-finding, shift-robust": dict(task="four_finding", split="patient", epochs=15, mixup=0.4, label_smoothing=0.05, augment="shift"),
     "binary (Task-1 recipe)": dict(task="pneumonia", split="patient", epochs=15),
 }
-CATEGORIES = ("pneumonia", "bacterial", "viral", "normal")
+UNCALIBRATED_FAMILY = "no calibration (ensemble softmax)"  # the calibration table's row for the ensemble left as it is
 
 def recipe_runs(recipe: str, seeds=(0, 1, 2), epochs: int | None = None, limit: int = 0) -> list[TrainConfig]:
     "The runs of one recipe, one per seed (`epochs`/`limit` override the recipe for smoke runs)."

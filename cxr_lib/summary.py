@@ -13,14 +13,14 @@ import pandas as pd
 
 from .classifier_eval import TARGETS as CLASSIFIER_TARGETS
 from .core import WEIGHT_PACKAGES, CXRError, home_page, project_root, read_json, result_file
+from .four_finding import UNCALIBRATED_FAMILY
 from .metrics import format_ci
 
 # %% auto #0
-__all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'UNCALIBRATED_FAMILY', 'SECTIONS', 'meets', 'parse_requirement',
-           'dashboard_row', 'classifier_rows', 'vqa_rows', 'four_finding_rows', 'report_rows', 'retrieval_rows',
-           'dashboard', 'dashboard_html', 'site_protocol_table', 'per_hundred', 'complement', 'versus_random',
-           'runtime_table', 'chapter_stems', 'parameters_source', 'parse_parameters', 'parameters_table',
-           'weight_packages']
+__all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'SECTIONS', 'meets', 'parse_requirement', 'dashboard_row', 'classifier_rows',
+           'vqa_rows', 'four_finding_rows', 'report_rows', 'retrieval_rows', 'dashboard', 'dashboard_html',
+           'site_protocol_table', 'per_hundred', 'complement', 'versus_random', 'runtime_table', 'chapter_stems',
+           'parameters_source', 'parse_parameters', 'parameters_table', 'weight_packages']
 
 # %% ../nbs/08_summary.ipynb #7bf7e637
 NO_ANCHOR = "none published"
@@ -108,7 +108,6 @@ def four_finding_rows(summary: dict) -> list[dict]:
                  *_raw_ece_row(c, raw.get(c))]
     return rows
 
-UNCALIBRATED_FAMILY = "no calibration (ensemble softmax)"  # the four-finding chapter's row for the ensemble left uncalibrated
 
 def report_rows(summary: dict) -> list[dict]:
     "Agreement with the ground-truth label and hallucination rate of the strategy validation chose, on the full test split."

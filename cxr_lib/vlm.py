@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, seed_everything
 from .data import PneumoniaMNIST, load_pneumoniamnist
+from .classifier import TRAIN_SPLITS
 from .encoders import ENCODERS, build_encoder, encode
 from .lm import BUNDLED_LM, answer_token_ids, load_language_model, yes_no_scores
 from .calibration import scorecard
@@ -33,7 +34,7 @@ from .vqa_data import CATEGORIES, QUESTIONS, pneumoniamnist_findings, vqa_items
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # %% auto #0
-__all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'SPLITS', 'BALANCES', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts',
+__all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'FILM_BALANCES', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts',
            'checkpoint_run', 'vqa_run', 'load_vqa', 'default_checkpoint', 'category_metrics']
 
 # %% ../nbs/04f_vlm.ipynb #6f6fbafe
@@ -53,7 +54,7 @@ PROMPT_HEAD = "<|im_start|>user\n"
 PROMPT_TAIL = "\n{question} Answer yes or no.<|im_end|>\n<|im_start|>assistant\n"
 
 # %% ../nbs/04f_vlm.ipynb #23cef7c4
-SPLITS, BALANCES = ("official", "patient"), ("none", "subtype")
+FILM_BALANCES = ("none", "subtype")  # how a VQA run weighs its training films (`film_weights`)
 
 @dataclass
 class VQAConfig:
@@ -86,7 +87,7 @@ class VQAConfig:
 
     def __post_init__(self):
         self.lora_targets = tuple(self.lora_targets)
-        for name, value, allowed in (("split", self.split, SPLITS), ("balance", self.balance, BALANCES)):
+        for name, value, allowed in (("split", self.split, TRAIN_SPLITS), ("balance", self.balance, FILM_BALANCES)):
             if value not in allowed: raise CXRError(f"unknown {name} {value!r}", f"choose one of {', '.join(allowed)}")
 
     def key(self) -> str:

@@ -22,7 +22,8 @@ from .encoders import ENCODERS
 from .lm import BUNDLED_LM, yes_no_scores
 from .runs import lr_schedule, train_or_load
 from .splits import with_patient_split
-from .vlm import BALANCES, SPLITS, CompactVLM, VQAConfig, load_vqa, vqa_run
+from .classifier import TRAIN_SPLITS
+from .vlm import FILM_BALANCES, CompactVLM, VQAConfig, load_vqa, vqa_run
 from .vqa_data import CATEGORIES, pneumoniamnist_findings, vqa_items
 
 # %% auto #0
@@ -201,7 +202,7 @@ def cxr_train_vqa(encoder: str = "four_finding_cnn",  # frozen image encoder (se
     check_args(epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr, lora_rank=lora_rank,
                lora_alpha=lora_alpha,
                image_tokens=image_tokens, batch_size=batch_size, val_checks=val_checks, seed=seed, limit=limit, val_limit=val_limit,
-               choices={"encoder": (encoder, ENCODERS), "split": (split, SPLITS), "balance": (balance, BALANCES)})
+               choices={"encoder": (encoder, ENCODERS), "split": (split, TRAIN_SPLITS), "balance": (balance, FILM_BALANCES)})
     cfg = VQAConfig(encoder=encoder, image_tokens=image_tokens, lm=lm, lora_rank=lora_rank, lora_alpha=lora_alpha,
                     lora_targets=_split_names(lora_targets),
                     epochs=epochs, categories_per_image=categories_per_image, lr=lr, projector_lr=projector_lr,
