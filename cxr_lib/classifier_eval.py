@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.script import call_parse
+from scipy.special import expit
 from tqdm.auto import tqdm
 
 from .calibration import Calibrator, binary_nll, ece, ece_with_ci, perfect_calibration_ece
@@ -37,7 +38,7 @@ def predictions_frame(labels: np.ndarray, logits: np.ndarray, temperature: float
     "The canonical per-image predictions: `index, label, logit, prob, prob_calibrated`."
     logits = np.asarray(logits, dtype=float)
     return pd.DataFrame(dict(index=np.arange(len(labels)), label=np.asarray(labels).astype(int), logit=logits,
-                             prob=Calibrator().on_logits(logits), prob_calibrated=Calibrator("temperature", temperature).on_logits(logits)))
+                             prob=expit(logits), prob_calibrated=Calibrator("temperature", temperature).on_logits(logits)))
 
 @dataclass
 class Evaluation:
@@ -60,8 +61,8 @@ def evaluate_logits(name: str, val_logits, test_logits, y_val, y_test, n_boot: i
         temperature=T, threshold=thr,
         rule=f"highest threshold on prob_calibrated with validation sensitivity >= {min_sensitivity} at {confidence:.0%} one-sided "
              "Wilson confidence",
-        val=dict(roc_auc=binary_metrics(val.label, val.logit)["roc_auc"], nll_calibrated=binary_nll(val.label.to_numpy(),
-                val.logit.to_numpy() / T),
+        val=dict(roc_auc=binary_metrics(val.label, val.logit)["roc_auc"],
+                 nll_calibrated=binary_nll(val.label.to_numpy(), val.logit.to_numpy() / T),
                  ece=ece(val.label, val.prob), ece_calibrated=ece(val.label, val.prob_calibrated),
                  at_threshold=binary_metrics(val.label, val.prob_calibrated, thr)),
         test=ci_dicts(bootstrap_metrics(test.label, test.prob_calibrated, thr, n_boot, seed)),
@@ -164,8 +165,8 @@ def write_results(study: Study, out_dir: Path | None = None) -> Path:
                      checkpoints=[f"classifier/{r.model}/seed{r.seed}-{r.key}.safetensors" for r in members.itertuples()],
                      params=int(members.params.sum()))
         if name in spread.index:
-            entry["seed_spread"] = {c: dict(mean=float(spread.loc[name, (c, "mean")]), sd=float(spread.loc[name, (c,
-                    "std")]) if len(members) > 1 else None)
+            entry["seed_spread"] = {c: dict(mean=float(spread.loc[name, (c, "mean")]),
+                                            sd=float(spread.loc[name, (c, "std")]) if len(members) > 1 else None)
                                     for c in spread.columns.levels[0]}
             entry["per_seed"] = study.seed_table[study.seed_table.model == name].drop(columns="model").to_dict(orient="records")
         models[name] = entry

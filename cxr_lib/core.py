@@ -132,8 +132,8 @@ def for_readers(frame, digits: int = 3):
         if values.dtype == bool or (len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)):
             return values.map(lambda v: "—" if pd.isna(v) else ("yes" if v else "no"))
         if pd.api.types.is_numeric_dtype(values):
-            whole = pd.api.types.is_integer_dtype(values) or (len(present) > 0 and bool(np.all(np.mod(present.to_numpy(float),
-                    1) == 0)) and present.abs().max() > 1)
+            all_whole = len(present) > 0 and bool(np.all(np.mod(present.to_numpy(float), 1) == 0))
+            whole = pd.api.types.is_integer_dtype(values) or (all_whole and present.abs().max() > 1)
             return values.map(lambda v: "—" if pd.isna(v) else (f"{int(v):,}" if whole else f"{v:.{digits}f}"))
         return values.map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
     table = pd.DataFrame({c: column(table[c]) for c in table.columns}, index=table.index)
