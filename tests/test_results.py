@@ -160,6 +160,16 @@ def test_task1_operating_point_stored_with_the_weights():
     assert (point["temperature"], point["threshold"]) == (summary["temperature"], summary["threshold"])
 
 
+def test_four_finding_operating_points_stored_with_the_weights():
+    "The four-finding ensemble's threshold and temperature sit beside its members' weights, equal the chapter's summary, and name its runs."
+    from cxr_lib.four_finding import ensemble_operating_points, ensemble_points_path
+    summary = json.loads((ROOT / "results" / "classifier" / "four_finding" / "summary.json").read_text())
+    points = ensemble_operating_points()
+    assert (points["threshold"], points["temperature"]) == (summary["thresholds"]["pneumonia"], summary["calibration"]["temperature_val"])
+    runs = [f"seed{r['seed']}-{r['key']}" for r in summary["runs"] if r["recipe"] == "four-finding"]
+    assert points["members"] == runs and all((ensemble_points_path().parent / f"{r}.safetensors").is_file() for r in runs)
+
+
 def test_vqa_operating_points_stored_with_the_model():
     "The thresholds and calibrators chosen on validation live beside the VQA weights, equal summary.json's, and reproduce every committed calibrated answer."
     import pandas as pd

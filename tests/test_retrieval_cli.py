@@ -32,7 +32,7 @@ def test_index_metadata(real_data_root, small_index):
     meta = json.loads(path.with_suffix(".json").read_text())
     y = load_pneumoniamnist(real_data_root).labels["test"][:40]
     assert meta["embedding"] == "dual_encoder" and meta["factory"] == "Flat" and meta["ntotal"] == 40 and meta["dim"] == 384
-    assert meta["ids"] == list(range(40)) and meta["labels"] == y.tolist() and len(meta["subtypes"]) == 40 and len(meta["fingerprint"]) == 32
+    assert meta["ids"] == list(range(40)) and meta["labels"] == y.tolist() and len(meta["subtypes"]) == 40 and len(meta["fingerprint"]) == 10
 
 
 def test_search_image_json_and_grid(real_data_root, small_index):
@@ -85,7 +85,7 @@ def test_bad_input_is_one_line(real_data_root, small_index, broken, tmp_path, ca
     tmp, path = small_index
     junk = tmp_path / "junk.png"; junk.write_bytes(b"not a png at all")
     if case == "foreign model":
-        meta = json.loads(broken.with_suffix(".json").read_text()); meta["fingerprint"] = "0" * 32
+        meta = json.loads(broken.with_suffix(".json").read_text()); meta["fingerprint"] = "0" * 10
         broken.with_suffix(".json").write_text(json.dumps(meta))
     if case == "corrupt index": broken.write_bytes(b"\x00" * 100)
     if case == "text on image-only index":
