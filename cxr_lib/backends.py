@@ -23,7 +23,7 @@ from .calibration import Calibrator
 from .encoders import normalise_maps
 from .lm import answer_token_ids, cache_dir, load_language_model, yes_no_scores
 from .hf_backend import HFBackend
-from .vlm import CompactVLM, checkpoint_run, default_checkpoint, load_vqa
+from .vlm import CompactVLM, checkpoint_run, default_checkpoint
 from .vqa_data import CATEGORIES, clean_question, detect_category, pneumoniamnist_findings, vqa_items
 
 # %% auto #0
@@ -209,7 +209,7 @@ def cxr_vqa(image: str,  # PNG/JPEG path, or split:index (e.g. test:17)
         run = checkpoint_run(Path(checkpoint) if checkpoint else default_checkpoint())
         points_path = run.points_path
         points = stored_points(points_path, site)  # a missing site profile fails here, before the model loads
-        engine = CompactBackend(load_vqa(run.meta.parent)[0], merge_lora=True)
+        engine = CompactBackend(CompactVLM.from_pretrained(run.meta.parent)[0], merge_lora=True)
     else: engine = HFBackend(model_id)
     load_ms = clock.ms
     pixels = img.pixels

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
@@ -30,8 +31,8 @@ from .subtypes import subtype_array
 __all__ = ['AUGMENTATIONS', 'MODELS', 'TASK1_MODELS', 'BALANCES', 'NORMALISATIONS', 'TASKS', 'TRAIN_SPLITS', 'FILMS',
            'FINDING_CODES', 'ABLATION_EPOCHS', 'ABLATIONS', 'standardise_batch', 'Augment', 'CompactCNN', 'small_vit',
            'efficientnet_lite0', 'ModelSpec', 'Classifier', 'balance_weight', 'TrainConfig', 'predict_logits',
-           'finding_labels', 'classifier_run', 'save_classifier', 'load_classifier', 'task1_checkpoint',
-           'task1_operating_point', 'main_runs', 'ablation_runs']
+           'finding_labels', 'classifier_run', 'task1_checkpoint', 'task1_operating_point', 'main_runs',
+           'ablation_runs']
 
 # %% ../nbs/03_classifier.ipynb #16df0503
 def standardise_batch(x: torch.Tensor, mode: str = "image", mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
@@ -249,22 +250,16 @@ def classifier_run(config: TrainConfig, root: Path | None = None) -> Run:
     return Run(stem.with_suffix(".json"), {"model": stem.with_suffix(".safetensors")},
                fix=f"train it with `cxr-train-classifier --model {cfg.model} --task {cfg.task} --split {cfg.split} --seed {cfg.seed}`")
 
-def save_classifier(result, root: Path | None = None) -> Path:
-    """Store a trained model (a `classifier_training.TrainResult`) as float16 safetensors plus its JSON config and history; returns the
-    weights path."""
-    run = classifier_run(result.config, root); run.save(*result.stored())
-    result.path = run.weights["model"]
-    return result.path
-
-def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
-    "A `Classifier` and its metadata from a `.safetensors` checkpoint written by `save_classifier`."
+@patch(cls_method=True)
+def from_pretrained(cls: Classifier, path: str | Path) -> tuple[Classifier, dict]:
+    "A `Classifier` and its metadata from a `.safetensors` checkpoint written by `TrainResult.save_pretrained`."
     weights = Path(path); run = Run(weights.with_suffix(".json"), {"model": weights}, fix="delete it and retrain, or restore it from git")
     if not run.exists():
         raise CXRError(f"no classifier checkpoint at {weights} (with its .json beside it)",
                        "train one with `cxr-train-classifier --model cnn` or pass the path of an existing .safetensors")
     states, meta = run.load()
     cfg = TrainConfig(**meta["config"])
-    model = Classifier(cfg.model, cfg.normalise, *meta["norm"], pretrained=False, num_classes=len(TASKS[cfg.task]))
+    model = cls(cfg.model, cfg.normalise, *meta["norm"], pretrained=False, num_classes=len(TASKS[cfg.task]))
     load_state(model, states["model"], f"{weights}", "retrain with the current code (`cxr-train-classifier`)")
     return model.eval(), meta
 

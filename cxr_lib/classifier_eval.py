@@ -18,7 +18,7 @@ from scipy.special import expit
 from tqdm.auto import tqdm
 
 from .calibration import Calibrator, binary_nll, ece, ece_with_ci, perfect_calibration_ece
-from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, load_classifier, main_runs, predict_logits
+from .classifier import MODELS, TASK1_MODELS, Classifier, TrainConfig, classifier_run, main_runs, predict_logits
 from .classifier_training import train_classifier
 from .core import CXRError, check_args, cli_errors, read_json, results_dir, stored, write_json
 from .data import PneumoniaMNIST, load_pneumoniamnist, to_unit
@@ -121,7 +121,7 @@ def run_study(configs: list[TrainConfig], data: PneumoniaMNIST | None = None, n_
     rows, models = [], {}
     for cfg in tqdm(configs, desc="runs", disable=not progress):
         model, meta = train_or_load(classifier_run(cfg, root), train=lambda: train_classifier(cfg, data, progress).stored(),
-                                    load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
+                                    load=lambda r: Classifier.from_pretrained(r.weights["model"]), retrain=retrain)
         rows.append(dict(model=cfg.model, seed=cfg.seed, key=cfg.key(), val_logits=predict_logits(model, Xv),
                          test_logits=predict_logits(model, Xt),
                          train_seconds=meta["train_seconds"], best_epoch=meta["best_epoch"], epochs=cfg.resolved().epochs,
@@ -220,7 +220,7 @@ def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated
                                                  f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add "
                                                  "--train-missing")
     for cfg in configs:  # fail on a broken checkpoint before any work starts
-        if (w := classifier_run(cfg, ckpt_dir).weights["model"]) and stored(w): load_classifier(w)
+        if (w := classifier_run(cfg, ckpt_dir).weights["model"]) and stored(w): Classifier.from_pretrained(w)
     data = load_pneumoniamnist(root)
     study = run_study(configs, data, n_boot=n_boot, root=Path(ckpt_dir) if ckpt_dir else None)
     out = Path(out_dir) if out_dir else results_dir("classifier")

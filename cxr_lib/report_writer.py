@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .backends import CompactBackend, calibrate, operating_points, stored_points
 from .hf_backend import HFBackend
 from .calibration import apply_softmax_temperature
-from .classifier import load_classifier
+from .classifier import Classifier
 from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits, ensemble_operating_points
 from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
@@ -27,7 +27,7 @@ from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report,
                                    contradictions, hedge, is_faithful, label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
-from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
+from .vlm import CompactVLM, VQAConfig, checkpoint_run, default_checkpoint
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
 
 from .reports import (REPORT_FIX, STRATEGIES, Decoding, _adapter_run, default_report_adapter, generate_reports, instruction_for,
@@ -64,7 +64,7 @@ def classifier_output(image: np.ndarray) -> tuple[float, float]:
     validation-fitted temperature (one film has no batch whose BatchNorm statistics the chapter's test-time adaptation could use),
     and the Bayes threshold, both stored beside the members' weights."""
     points = ensemble_operating_points()
-    models = [load_classifier(p)[0] for p in four_finding_checkpoints()]
+    models = [Classifier.from_pretrained(p)[0] for p in four_finding_checkpoints()]
     p = apply_softmax_temperature(ensemble_logits(models, image[None]), points["temperature"])[0]
     return float(p[1] + p[2]), float(points["threshold"])
 
@@ -89,7 +89,7 @@ def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str |
     if "{checklist}" in s.instruction or not s.uses_lm:
         # the VQA run's validation thresholds and calibrators, stored beside its weights, or a site's own (cxr-calibrate-site)
         points = operating_points() if site is None else stored_points(checkpoint_run(default_checkpoint()).points_path, site)
-        vqa, _ = load_vqa(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
+        vqa, _ = CompactVLM.from_pretrained(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
     if "{classifier}" in s.instruction: classifier = classifier_output(pixels)
     if not s.uses_lm: report = checklist_report(answers, thresholds)
     else:
@@ -97,7 +97,7 @@ def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str |
         decoding = Decoding(max_new_tokens, repetition_penalty=s.repetition_penalty)
         if backend == "hf": report = hf_reports(HFBackend(model_id), pixels[None], [text], decoding, progress=False)[0]
         else:
-            writer = load_report_model(report_folder)[0] if s.adapter == "report" else load_vqa(default_checkpoint())[0]
+            writer = load_report_model(report_folder)[0] if s.adapter == "report" else CompactVLM.from_pretrained(default_checkpoint())[0]
             writer.lm.merge_adapter()
             report = generate_reports(writer, writer.features(pixels[None]), [text], decoding, batch_size=1, progress=False)[0]
     replaced = s.checked and not is_faithful(report, answers, thresholds)

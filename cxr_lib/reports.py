@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .backends import CompactBackend, calibrate, operating_points, stored_points
 from .hf_backend import HFBackend
 from .calibration import apply_softmax_temperature
-from .classifier import load_classifier
+from .classifier import Classifier
 from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits, ensemble_operating_points
 from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
@@ -27,7 +27,7 @@ from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report,
                                    contradictions, hedge, is_faithful, label_report, label_text, unsupported_findings)
 from .runs import Run, fingerprint, lr_schedule
-from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa
+from .vlm import CompactVLM, VQAConfig, checkpoint_run, default_checkpoint
 from .vqa_data import CATEGORIES, HELD_OUT, pneumoniamnist_findings
 
 # %% auto #0
@@ -227,7 +227,7 @@ def load_report_model(folder: str | Path, vqa_folder: str | Path | None = None, 
     if not run.exists(): raise CXRError(f"no report adapter in {folder} (needs config.json and adapter.safetensors)", REPORT_FIX)
     states, meta = run.load(key)
     vqa_folder = Path(vqa_folder) if vqa_folder else model_file("vqa", meta["vqa_checkpoint"])
-    model, _ = load_vqa(vqa_folder)
+    model, _ = CompactVLM.from_pretrained(vqa_folder)
     if vqa_folder.name != meta["vqa_checkpoint"]:
         raise CXRError(f"the report adapter continues {meta['vqa_checkpoint']}, not {vqa_folder.name}",
                        "pass the VQA run it was taught on, or teach it again")
@@ -286,7 +286,7 @@ def teaching(config: ReportTrainConfig, data: PneumoniaMNIST, thresholds: dict |
     """Teach the format to the default VQA run's adapter on the training split: the adapter's state and the JSON to store, as
     `runs.train_or_load` takes them."""
     from peft import get_peft_model_state_dict
-    model, _ = load_vqa(default_checkpoint())
+    model, _ = CompactVLM.from_pretrained(default_checkpoint())
     findings = pneumoniamnist_findings("train", data)
     clock = Stopwatch()
     losses = teach_report_format(model, model.features(data.images["train"]), teaching_examples(findings,

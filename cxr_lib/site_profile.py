@@ -82,7 +82,7 @@ def cxr_calibrate_site(labels: str,  # CSV of the site's films: image (PNG/JPEG 
     profile."""
     from cxr_lib.backends import CompactBackend, site_profile_path, stored_points
     from cxr_lib.data import load_pneumoniamnist, read_image
-    from cxr_lib.vlm import checkpoint_run, default_checkpoint, load_vqa
+    from cxr_lib.vlm import CompactVLM, checkpoint_run, default_checkpoint
     from cxr_lib.vqa_data import HELD_OUT
     if min_films < 2: raise CXRError(f"--min-films {min_films} is out of range", "pass an integer ≥ 2: a map needs films of both answers")
     if not name: raise CXRError("no --name given", "name the profile, e.g. --name clinic-a")
@@ -102,7 +102,7 @@ def cxr_calibrate_site(labels: str,  # CSV of the site's films: image (PNG/JPEG 
     for i, ref in enumerate(frame.image):
         try: images.append(read_image(ref, data).pixels)
         except CXRError as e: raise CXRError(f"row {i + 2} of {Path(labels).name}: {e}") from None
-    backend = CompactBackend(load_vqa(run.meta.parent)[0], merge_lora=True)
+    backend = CompactBackend(CompactVLM.from_pretrained(run.meta.parent)[0], merge_lora=True)
     p_yes = np.concatenate([backend.score(np.stack(images[i:i + 32]), [HELD_OUT[c][0] for c in frame.finding[i:i + 32]])[0]
                             for i in range(0, len(images), 32)])
     profile = site_profile(points, frame, p_yes, name)

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
@@ -34,7 +35,7 @@ warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", categ
 
 # %% auto #0
 __all__ = ['PROMPT_HEAD', 'PROMPT_TAIL', 'FILM_BALANCES', 'Projector', 'VQAConfig', 'CompactVLM', 'parameter_counts',
-           'checkpoint_run', 'vqa_run', 'load_vqa', 'default_checkpoint', 'category_metrics']
+           'checkpoint_run', 'vqa_run', 'default_checkpoint', 'category_metrics']
 
 # %% ../nbs/04f_vlm.ipynb #6f6fbafe
 class Projector(nn.Module):
@@ -217,14 +218,15 @@ def vqa_run(config: VQAConfig, root: Path | None = None) -> Run:
     when set)."""
     return checkpoint_run((Path(root) if root else models_dir("vqa", create=False)) / config.name())
 
-def load_vqa(folder: str | Path, lm=None, tokenizer=None) -> tuple[CompactVLM, dict]:
+@patch(cls_method=True)
+def from_pretrained(cls: CompactVLM, folder: str | Path, lm=None, tokenizer=None) -> tuple[CompactVLM, dict]:
     """A `CompactVLM` with its trained adapter and projector, and the stored metadata; `lm`, `tokenizer`: a loaded language model to
     copy instead of loading one."""
     run = checkpoint_run(folder)
     if not run.exists(): raise CXRError(f"no VQA checkpoint in {run.meta.parent} (needs config.json, adapter.safetensors, "
                                         "projector.safetensors)", run.fix)
     states, meta = run.load()
-    model = CompactVLM(VQAConfig(**meta["config"]), lm, tokenizer)
+    model = cls(VQAConfig(**meta["config"]), lm, tokenizer)
     model.load_trainable_state(states, source=f" in {run.meta.parent}")
     return model.eval(), meta
 

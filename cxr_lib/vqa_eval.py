@@ -23,7 +23,7 @@ from .core import (CXRError, Stopwatch, matmul_gflops, model_file, read_json, re
 from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
-from .vlm import VQAConfig, checkpoint_run, default_checkpoint, load_vqa, vqa_run
+from .vlm import CompactVLM, VQAConfig, checkpoint_run, default_checkpoint, vqa_run
 from .vqa_data import CATEGORIES
 
 # %% auto #0
@@ -187,7 +187,7 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
     from PIL import Image
     from cxr_lib.book import hardware
     clock = Stopwatch()
-    backend = CompactBackend(load_vqa(checkpoint)[0], merge_lora=True)
+    backend = CompactBackend(CompactVLM.from_pretrained(checkpoint)[0], merge_lora=True)
     load_ms = clock.ms
     def file_to_answer(pair): return answer_question(backend, read_image(pair[0]).pixels, pair[1])
     with tempfile.TemporaryDirectory() as tmp:

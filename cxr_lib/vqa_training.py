@@ -21,7 +21,7 @@ from .lm import BUNDLED_LM, yes_no_scores
 from .runs import lr_schedule, train_or_load
 from .splits import with_patient_split
 from .classifier import TRAIN_SPLITS
-from .vlm import FILM_BALANCES, CompactVLM, VQAConfig, load_vqa, vqa_run
+from .vlm import FILM_BALANCES, CompactVLM, VQAConfig, vqa_run
 from .vqa_data import CATEGORIES, pneumoniamnist_findings, vqa_items
 
 # %% auto #0
@@ -181,7 +181,7 @@ def cxr_train_vqa(argv: list[str] | None = None):
                                choices={"encoder": SPATIAL_ENCODERS, "split": TRAIN_SPLITS, "balance": FILM_BALANCES})
     run = vqa_run(cfg, Path(opts["out_dir"]) if opts["out_dir"] else None)
     _, meta = train_or_load(run, train=lambda: train_vqa(cfg, load_pneumoniamnist(opts["root"]), progress=not opts["quiet"]).stored(),
-                            load=lambda r: load_vqa(r.meta.parent), retrain=opts["retrain"])
+                            load=lambda r: CompactVLM.from_pretrained(r.meta.parent), retrain=opts["retrain"])
     h = pd.DataFrame(meta["history"]).set_index("step").loc[meta["best_step"]]
     aucs = ", ".join(f"{c} {h[f'val_auc_{c}']:.3f}" for c in CATEGORIES if f"val_auc_{c}" in h)
     print(f"{run.meta.parent}: step {meta['best_step']} kept; validation AUC {aucs}; trained in {meta['train_seconds']:.0f} s")

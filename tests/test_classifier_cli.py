@@ -103,9 +103,9 @@ def test_four_finding_run_on_the_patient_split(real_data_root, tmp_path):
     (weights,) = sorted((tmp_path / "ck" / "cnn_four_finding").glob("seed0-*.safetensors"))
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert (meta["config"]["task"], meta["config"]["split"], meta["config"]["mixup"]) == ("four_finding", "patient", 0.4)
-    from cxr_lib.classifier import load_classifier, predict_logits
+    from cxr_lib.classifier import Classifier, predict_logits
     from cxr_lib.data import load_pneumoniamnist
-    model, _ = load_classifier(weights)
+    model, _ = Classifier.from_pretrained(weights)
     assert predict_logits(model, load_pneumoniamnist(real_data_root).images["test"][:5]).shape == (5, 3)
     assert_one_line_error(run("cxr-eval-classifier", ["--checkpoints", str(weights)], real_data_root, tmp_path), "four_finding run on the patient split", "four-finding chapter")
 

@@ -90,14 +90,14 @@ def test_classifier_results_contract(real_data_root):
 def test_committed_checkpoints_reproduce_the_predictions(real_data_root):
     "The stored float16 weights give the committed logits: the CSVs come from the weights in models/."
     import pandas as pd
-    from cxr_lib.classifier import load_classifier, predict_logits
+    from cxr_lib.classifier import Classifier, predict_logits
     summary = json.loads((ROOT / "results" / "classifier" / "summary.json").read_text())
     for ckpt in summary["models"]["efficientnet_lite0"]["checkpoints"]:  # weights not committed; config and history are
         assert (ROOT / "models" / ckpt).with_suffix(".json").is_file(), ckpt
     images = load_pneumoniamnist(real_data_root).images["test"][:48]
     for name in ("cnn", "vit"):  # EfficientNet weights are too large to commit; `make book` retrains them
         entry = summary["models"][name]
-        model, _ = load_classifier(ROOT / "models" / entry["checkpoints"][0])
+        model, _ = Classifier.from_pretrained(ROOT / "models" / entry["checkpoints"][0])
         committed = pd.read_csv(ROOT / "results" / "classifier" / name / "test_predictions.csv").logit[:48]
         np.testing.assert_allclose(predict_logits(model, images), committed, atol=2e-3, err_msg=name)
 
@@ -143,9 +143,9 @@ def test_committed_vqa_weights_reproduce_the_answers(real_data_root):
     "The committed adapter and projector (float16) give the committed test answers."
     import pandas as pd
     from cxr_lib.backends import CompactBackend
-    from cxr_lib.vlm import load_vqa
+    from cxr_lib.vlm import CompactVLM
     summary = json.loads((ROOT / "results" / "vqa" / "model_summary.json").read_text())
-    model, _ = load_vqa(ROOT / "models" / "vqa" / summary["checkpoint"])
+    model, _ = CompactVLM.from_pretrained(ROOT / "models" / "vqa" / summary["checkpoint"])
     a = pd.read_csv(ROOT / "results" / "vqa" / "test_answers.csv").iloc[::150]
     p, _ = CompactBackend(model).score(load_pneumoniamnist(real_data_root).images["test"][a["index"].to_numpy()], a.question.tolist())
     np.testing.assert_allclose(p, a.p_yes, atol=2e-4)
