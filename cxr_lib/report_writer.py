@@ -89,7 +89,8 @@ def write_report(pixels: np.ndarray, strategy: str | None = None, adapter: str |
     if "{checklist}" in s.instruction or not s.uses_lm:
         # the VQA run's validation thresholds and calibrators, stored beside its weights, or a site's own (cxr-calibrate-site)
         points = operating_points() if site is None else stored_points(checkpoint_run(default_checkpoint()).points_path, site)
-        vqa, _ = CompactVLM.from_pretrained(default_checkpoint()); answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
+        vqa, _ = CompactVLM.from_pretrained(default_checkpoint())
+        answers, thresholds = calibrated_answers(vqa, pixels, points), vqa_thresholds(points)
     if "{classifier}" in s.instruction: classifier = classifier_output(pixels)
     if not s.uses_lm: report = checklist_report(answers, thresholds)
     else:
