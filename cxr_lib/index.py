@@ -161,7 +161,7 @@ def open_index(index: str | None = None, need_text: bool = False):
 
 @call_parse
 @cli_errors
-def cxr_index(embedding: str = "dual_encoder",  # one of cxr_lib.embeddings.EMBEDDINGS
+def cxr_index(embedding: str = "dual_encoder",  # four_finding_cnn, task1_cnn, task1_cnn_x3, imagenet_efficientnet_lite0 or dual_encoder
               factory: str = "Flat",  # FAISS index factory string (inner product): Flat (exact), IVF64,Flat, HNSW32, …
               split: str = "test",  # which split is the gallery: train, val or test
               limit: int = 0,  # index only the first `limit` images (tests); 0 = all
