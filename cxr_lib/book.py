@@ -6,19 +6,19 @@ every chapter in minutes without touching the committed results."""
 
 # %% ../nbs/90_book.ipynb #644518c1
 from __future__ import annotations
-import hashlib, os, platform, re, shutil, subprocess, sys, time
+import hashlib, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 import yaml
 from fastcore.script import call_parse
 
-from .core import CXRError, Stopwatch, cli_errors, project_root, read_json, write_json
+from .core import CXRError, Stopwatch, cli_errors, hardware, project_root, read_json, write_json
 from .runs import fingerprint
 
 # %% auto #0
-__all__ = ['LIBRARY_PARTS', 'DIRECTIVE_LINE', 'toc_files', 'chapter_notebooks', 'library_notebooks', 'source_fingerprint',
-           'is_hidden_cell', 'tag_hidden_cells', 'mark_injected_parameters', 'execute_chapter', 'build_site',
-           'strip_directives', 'setup', 'hardware', 'select_chapters', 'cxr_book']
+__all__ = ['LIBRARY_TAG', 'TOUR_PART', 'DIRECTIVE_LINE', 'toc_files', 'chapter_notebooks', 'library_notebooks', 'late_imports',
+           'source_fingerprint', 'is_hidden_cell', 'tag_hidden_cells', 'mark_injected_parameters', 'execute_chapter',
+           'build_site', 'strip_directives', 'setup', 'select_chapters', 'cxr_book']
 
 # %% ../nbs/90_book.ipynb #68e14dfc
 def toc_files(toc_path: str | Path) -> list[str]:
@@ -40,14 +40,34 @@ def chapter_notebooks(root: str | Path | None = None) -> list[Path]:
     root = Path(root or project_root())
     return [root / f"{f}.ipynb" for f in toc_files(root / "_toc.yml") if (root / f"{f}.ipynb").exists()]
 
-LIBRARY_PARTS = ("Measuring models", "Library internals")  # the parts of `_toc.yml` whose pages document and test the library
+LIBRARY_TAG = "library"  # the cell tag, on its `default_exp` cell, that marks a page documenting and testing the library
+TOUR_PART = "Start here"  # the part of `_toc.yml` whose tour may use the whole finished library
+
+def _cells(nb_path: Path) -> list:
+    import nbformat
+    return nbformat.read(nb_path, as_version=4).cells
 
 def library_notebooks(root: str | Path | None = None) -> list[Path]:
-    "The notebooks of the book's library parts (`LIBRARY_PARTS`): their tests are `make unit`'s fast loop."
+    "The book's library pages (a cell tagged `LIBRARY_TAG`), in reading order: their tests are `make unit`'s fast loop."
+    return [p for p in chapter_notebooks(root) if any(LIBRARY_TAG in c.metadata.get("tags", []) for c in _cells(p))]
+
+_EXPORTS = re.compile(r"^#\|\s*(?:default_exp|export)\s+([A-Za-z_]\w*)\s*$", re.M)
+_IMPORTS = re.compile(r"^\s*(?:from cxr_lib\.(\w+) import|import cxr_lib\.(\w+)|from cxr_lib import ([\w, ]+))", re.M)  # statements, not strings
+
+def late_imports(root: str | Path | None = None) -> list[str]:
+    """Each `page imports module` where the module is exported by a page later in the book, or by none: the reading order is the
+    dependency order everywhere but in the `TOUR_PART`."""
     root = Path(root or project_root())
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [c["file"] for part in toc.get("parts", []) if part.get("caption") in LIBRARY_PARTS for c in part.get("chapters", [])]
-    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+    tour = {c["file"] for part in toc.get("parts", []) if part.get("caption") == TOUR_PART for c in part.get("chapters", [])}
+    pages = [(p, [c.source for c in _cells(p) if c.cell_type == "code"]) for p in chapter_notebooks(root)]
+    owner = {m: n for n, (_, sources) in enumerate(pages) for s in sources for m in _EXPORTS.findall(s)}
+    late = []
+    for n, (page, sources) in enumerate(pages):
+        if str(page.relative_to(root).with_suffix("")) in tour: continue
+        used = {m.strip() for s in sources for found in _IMPORTS.findall(s) for g in found for m in g.split(",") if m.strip()}
+        late += [f"{page.stem} imports {m}" for m in sorted(used) if owner.get(m, -1) > n or m not in owner]
+    return late
 
 def source_fingerprint(root: str | Path | None = None) -> str:
     "A hash of what a smoke run executes: every chapter's cell sources (not their outputs) and the library's modules."
@@ -136,24 +156,6 @@ def setup(app):
     "Sphinx extension: code cells on the pages without nbdev directives."
     app.connect("doctree-read", _strip_cell_directives)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
-
-# %% ../nbs/90_book.ipynb #0612bdbb
-def hardware() -> dict:
-    "CPU model, core count, memory and accelerator of this machine, and the library versions that matter."
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
-    except (OSError, StopIteration): pass
-    try: mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError): mem_gib = None
-    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "python": platform.python_version(),
-            "platform": platform.platform()}
-    try:
-        import torch
-        info.update(torch=torch.__version__, threads=torch.get_num_threads(),
-                    gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
-    except ImportError: pass
-    return info
 
 # %% ../nbs/90_book.ipynb #1af19b7e
 def select_chapters(chapters: list[Path], only: str | None) -> list[Path]:

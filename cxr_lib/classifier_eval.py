@@ -27,7 +27,7 @@ from .runs import train_or_load
 
 # %% auto #0
 __all__ = ['TARGETS', 'PRED_COLUMNS', 'TASK1_POINTS_SOURCE', 'predictions_frame', 'Evaluation', 'evaluate_logits', 'gradcam_maps',
-           'Study', 'run_study', 'seed_spread', 'write_results', 'cxr_eval_classifier']
+           'Study', 'run_study', 'seed_spread', 'write_results']
 
 # %% ../nbs/03b_classifier_eval.ipynb #9836a858
 # the study's, on test, for the model chosen on validation
@@ -177,57 +177,3 @@ def write_results(study: Study, out_dir: Path | None = None) -> Path:
                 rule=s["rule"], source=TASK1_POINTS_SOURCE))
     return write_json(dict(best=study.best, selection="highest validation ROC AUC (ties: lower calibrated validation log-loss)",
                            models=models), out / "summary.json")
-
-# %% ../nbs/03b_classifier_eval.ipynb #28cf849d
-def _split_list(text: str, kind=str) -> list:
-    return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
-
-@call_parse
-@cli_errors
-def cxr_eval_classifier(models: str = ",".join(TASK1_MODELS),  # comma-separated Task-1 models
-                        seeds: str = "0,1,2",  # comma-separated seeds; the first is the reported run
-                        checkpoints: str = None,  # comma-separated .safetensors paths instead of --models/--seeds
-                        ckpt_dir: str = None,  # where --models/--seeds checkpoints live (default: models/classifier)
-                        out_dir: str = None,  # results folder (default: results/classifier)
-                        n_boot: int = 2000,  # bootstrap resamples for the intervals
-                        train_missing: bool = False,  # train registry runs that have no checkpoint yet
-                        root: str = None):  # data folder (default: CXR_DATA_ROOT)
-    "Evaluate classifiers: calibrate and pick the operating point on validation, score test once, write CSVs, summary.json and figures."
-    names = _split_list(models)
-    try: seed_list = _split_list(seeds, int)
-    except ValueError: raise CXRError(f"--seeds {seeds!r} should be comma-separated integers", "e.g. --seeds 0,1,2") from None
-    check_args(n_boot=n_boot, choices={"models": (names, TASK1_MODELS)})
-    check_args(seeds=seed_list)
-    if checkpoints:
-        paths = [Path(p) for p in _split_list(checkpoints)]
-        for p in paths:
-            if not stored(p) or not p.with_suffix(".json").is_file(): raise CXRError(f"no classifier checkpoint at {p} (with its "
-                                                                                     ".json beside it)",
-                                                                                     "pass files written by cxr-train-classifier")
-        if len({p.resolve().parent.parent for p in paths}) != 1: raise CXRError("--checkpoints should all come from one checkpoint "
-                                                                                "folder", "train them with the same --out-dir")
-        configs = [TrainConfig(**read_json(p.with_suffix(".json"))["config"]) for p in paths]; ckpt_dir = paths[0].resolve().parent.parent
-        for p, c in zip(paths, configs):
-            if (c.task, c.split) != ("pneumonia", "official"):
-                raise CXRError(f"{p.name} is a {c.task} run on the {c.split} split; this command evaluates official-split pneumonia runs",
-                               "evaluate four-finding and patient-split runs in the four-finding chapter (nbs/03c_four_finding.ipynb)")
-    else:
-        configs = main_runs(seeds=tuple(seed_list), models=tuple(names))
-        if not train_missing:
-            for cfg in configs:
-                w = classifier_run(cfg, ckpt_dir).weights["model"]
-                if not stored(w): raise CXRError(f"no checkpoint for {cfg.model} seed {cfg.seed} at {w}",
-                                                 f"run `cxr-train-classifier --model {cfg.model} --seed {cfg.seed}` first, or add "
-                                                 "--train-missing")
-    for cfg in configs:  # fail on a broken checkpoint before any work starts
-        if (w := classifier_run(cfg, ckpt_dir).weights["model"]) and stored(w): Classifier.from_pretrained(w)
-    data = load_pneumoniamnist(root)
-    study = run_study(configs, data, n_boot=n_boot, root=Path(ckpt_dir) if ckpt_dir else None)
-    out = Path(out_dir) if out_dir else results_dir("classifier")
-    from cxr_lib.classifier_figures import save_study_figures  # here: the figures module builds on this one
-    summary = write_results(study, out); figs = save_study_figures(study, data, out / "figures")
-    for name, ev in study.evaluations.items():
-        t = ev.summary["test"]
-        print(f"{name:>20}: test ROC AUC {t['roc_auc']['value']:.4f}, sensitivity {t['sensitivity']['value']:.3f}, specificity "
-              f"{t['specificity']['value']:.3f} at threshold {ev.summary['threshold']:.3f}")
-    print(f"best on validation: {study.best}; wrote {summary} and {len(figs)} figures in {out / 'figures'}")

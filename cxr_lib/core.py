@@ -6,7 +6,7 @@ command-line value; and the registry of the weight packages the study's pretrain
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import argparse, contextlib, functools, hashlib, importlib.util, json, math, os, random, sys, time, types, warnings
+import argparse, contextlib, functools, hashlib, importlib.util, json, math, os, platform, random, sys, time, types, warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,9 +18,9 @@ from tqdm import TqdmWarning
 # %% auto #0
 __all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'stored', 'result_file',
            'model_file', 'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json',
-           'for_readers', 'Stopwatch', 'timed_ms', 'warm_median_ms', 'threads', 'matmul_gflops', 'cli_errors',
-           'OneLineArgumentParser', 'check_args', 'config_command', 'WeightPackage', 'weight_file', 'stated_licence',
-           'home_page']
+           'for_readers', 'Stopwatch', 'timed_ms', 'warm_median_ms', 'threads', 'matmul_gflops', 'hardware',
+           'cli_errors', 'OneLineArgumentParser', 'check_args', 'comma_items', 'config_command', 'WeightPackage',
+           'weight_file', 'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -183,6 +183,24 @@ def matmul_gflops() -> float:
     a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
     return 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
 
+# %% ../nbs/00_core.ipynb #0612bdbb
+def hardware() -> dict:
+    "CPU model, core count, memory and accelerator of this machine, and the library versions that matter."
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration): pass
+    try: mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError): mem_gib = None
+    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "python": platform.python_version(),
+            "platform": platform.platform()}
+    try:
+        import torch
+        info.update(torch=torch.__version__, threads=torch.get_num_threads(),
+                    gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    except ImportError: pass
+    return info
+
 # %% ../nbs/00_core.ipynb #d415cf44
 def cli_errors(func):
     "Decorator for console-script entry points: `CXRError` → one line on stderr, exit status 2."
@@ -244,7 +262,9 @@ def check_args(choices: dict | None = None, **values) -> None:
 # %% ../nbs/00_core.ipynb #c0cfg002
 _FIELD_TYPES = {"int": int, "float": float, "str": str}
 
-def _items(text: str) -> tuple[str, ...]: return tuple(t.strip() for t in str(text).split(",") if t.strip())
+def comma_items(text: str) -> tuple[str, ...]:
+    "The non-empty items of a comma-separated list, stripped: how every command line reads a list."
+    return tuple(t.strip() for t in str(text).split(",") if t.strip())
 
 def config_command(config_cls, description: str, argv: list[str] | None = None, extra: dict[str, tuple] | None = None,
                    choices: dict[str, tuple] | None = None) -> tuple[object, dict]:
@@ -259,7 +279,7 @@ def config_command(config_cls, description: str, argv: list[str] | None = None, 
             flag = _flag(name) if not default else f"--no-{name.replace('_', '-')}"
             parser.add_argument(flag, dest=name, action="store_false" if default else "store_true", help=text)
             continue
-        kind = _items if isinstance(default, tuple) else _FIELD_TYPES.get(str(anno).split("|")[0].strip(), str)
+        kind = comma_items if isinstance(default, tuple) else _FIELD_TYPES.get(str(anno).split("|")[0].strip(), str)
         shown = ",".join(default) if isinstance(default, tuple) else default
         parser.add_argument(_flag(name), dest=name, type=kind, default=default, help=f"{text} (default: {shown})".lstrip())
     values = vars(parser.parse_args(argv))

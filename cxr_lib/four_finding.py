@@ -13,12 +13,12 @@ import pandas as pd
 import torch
 
 from .calibration import apply_softmax_temperature, ece, ece_with_ci, fit_softmax_temperature, perfect_calibration_ece, scorecard
-from .classifier import Classifier, TrainConfig, classifier_run, finding_labels, predict_logits
+from .classifier import SEEDS, Classifier, TrainConfig, classifier_run, finding_labels, predict_logits
 from .classifier_training import train_classifier
 from .core import CXRError, model_file, read_json, results_dir, write_json
 from .data import PneumoniaMNIST
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics
-from .runs import train_or_load
+from .runs import read_points, train_or_load
 from .vqa_data import CATEGORIES
 
 # %% auto #0
@@ -35,7 +35,7 @@ RECIPES = {  # name → the TrainConfig fields of its runs (seeds added by `reci
 }
 UNCALIBRATED_FAMILY = "no calibration (ensemble softmax)"  # the calibration table's row for the ensemble left as it is
 
-def recipe_runs(recipe: str, seeds=(0, 1, 2), epochs: int | None = None, limit: int = 0) -> list[TrainConfig]:
+def recipe_runs(recipe: str, seeds=SEEDS, epochs: int | None = None, limit: int = 0) -> list[TrainConfig]:
     "The runs of one recipe, one per seed (`epochs`/`limit` override the recipe for smoke runs)."
     fields = dict(RECIPES[recipe]) | ({"epochs": epochs} if epochs else {})
     return [TrainConfig(model="cnn", seed=s, limit=limit, **fields) for s in seeds]
@@ -94,17 +94,15 @@ def predictions_frame(keys, labels: np.ndarray, p: np.ndarray) -> pd.DataFrame:
 
 ENSEMBLE_POINTS = "ensemble.operating_points.json"
 
-def ensemble_points_path(seeds=(0, 1, 2)) -> Path:
+def ensemble_points_path(seeds=SEEDS) -> Path:
     """The four-finding ensemble's operating points, one file beside its members' weights (this run's copy under `CXR_MODELS` when it
     wrote one, else the committed file), as each Task-1 run keeps its own."""
     folder = classifier_run(recipe_runs("four-finding", seeds)[0], root=Path(".")).meta.parent
     return model_file("classifier", *folder.parts, ENSEMBLE_POINTS)
 
-def ensemble_operating_points(seeds=(0, 1, 2)) -> dict:
+def ensemble_operating_points(seeds=SEEDS) -> dict:
     "The ensemble's Bayes `threshold` on P(pneumonia) and its validation softmax `temperature`, with their rule and the member runs."
-    path = ensemble_points_path(seeds)
-    if not path.is_file(): raise CXRError(f"no operating points stored at {path}", "run the four-finding chapter (03c_four_finding)")
-    return read_json(path)
+    return read_points(ensemble_points_path(seeds), "run the four-finding chapter (03c_four_finding)")
 
 def write_four_finding(frames: dict[str, pd.DataFrame], summary: dict, out_dir: Path | None = None) -> Path:
     """`results/classifier/four_finding/{val,test}_predictions.csv` and `summary.json`, and the ensemble's operating points beside its

@@ -19,7 +19,7 @@ from .core import CXRError, read_json, result_file
 from .data import logit
 from .metrics import adjust_prior, bayes_threshold, em_prior, threshold_for_sensitivity, threshold_for_specificity
 from .vqa_data import CATEGORIES
-from .vqa_eval import contradictions
+from .vqa_data import answer_contradictions
 
 from .site import SITE_MODELS, FilmScores, SiteModel, apply_site_map, film_scores, fit_site_map, site_threshold
 

@@ -13,8 +13,8 @@ from typing import Callable
 from .core import CXRError, read_json, stored, write_json
 
 # %% auto #0
-__all__ = ['MAX_FILE_BYTES', 'LR_SCHEDULES', 'fingerprint', 'save_weights', 'load_weights', 'load_state', 'Run', 'train_or_load',
-           'lr_schedule']
+__all__ = ['MAX_FILE_BYTES', 'LR_SCHEDULES', 'fingerprint', 'save_weights', 'load_weights', 'load_state', 'read_points', 'Run',
+           'train_or_load', 'lr_schedule']
 
 # %% ../nbs/00a_runs.ipynb #fad7f075
 def fingerprint(payload) -> str:
@@ -80,6 +80,11 @@ def load_state(module, state: dict, what: str, fix: str, strict: bool = True):
 
 
 #| export
+def read_points(path: str | Path, fix: str) -> dict:
+    "A model's stored operating points (thresholds, calibrators) at `path`, refusing a missing file with `fix`."
+    if not Path(path).is_file(): raise CXRError(f"no operating points stored at {path}", fix)
+    return read_json(path)
+
 @dataclass(frozen=True)
 class Run:
     "Where one trained thing is stored: its JSON (config, fingerprint `key`, history, operating points) and its safetensors files by part."
@@ -113,9 +118,7 @@ class Run:
 
     def operating_points(self) -> dict:
         "The thresholds and calibrators chosen on validation for this run; CLIs read them from here."
-        if not self.points_path.is_file(): raise CXRError(f"no operating points stored at {self.points_path}",
-                                                          "run the chapter that evaluates this model on validation")
-        return read_json(self.points_path)
+        return read_points(self.points_path, "run the chapter that evaluates this model on validation")
 
     def save_operating_points(self, points: dict) -> Path: return write_json(points, self.points_path)
 

@@ -20,7 +20,7 @@ from .vlm import CompactVLM
 
 # %% auto #0
 __all__ = ['BLUR_SIGMA', 'image_token_attention', 'blurred', 'pixel_order', 'perturbed', 'perturbation_curves', 'curve_auc',
-           'random_maps', 'randomisation_stages', 'randomised', 'rank_correlation', 'mass_inside']
+           'random_maps', 'versus_random', 'randomisation_stages', 'randomised', 'rank_correlation', 'mass_inside']
 
 # %% ../nbs/04a_saliency.ipynb #13439eea
 def image_token_attention(model: CompactVLM, images: np.ndarray, questions: list[str]) -> np.ndarray:
@@ -84,6 +84,14 @@ def curve_auc(curves: np.ndarray) -> np.ndarray:
 def random_maps(n: int, shape=(28, 28), seed: int = 0) -> np.ndarray:
     "Uniform noise maps: a random pixel ordering, the reference every map must beat."
     return np.random.default_rng(seed).random((n, *shape))
+
+# %% ../nbs/04a_saliency.ipynb #50a76976
+def versus_random(difference: dict) -> str:
+    """Verdict on a map's deletion AUC minus a random ordering's `{value, lo, hi}`: lower is better, and an interval that includes zero
+    decides nothing."""
+    if difference["hi"] < 0: return "better than random"
+    if difference["lo"] > 0: return "worse than random"
+    return "no different from random (the interval includes zero)"
 
 # %% ../nbs/04a_saliency.ipynb #97fc08ea
 def randomisation_stages(model: CompactVLM) -> list[tuple[str, list[nn.Module]]]:

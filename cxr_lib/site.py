@@ -19,7 +19,7 @@ from .core import CXRError, read_json, result_file
 from .data import logit
 from .metrics import adjust_prior, bayes_threshold, em_prior, threshold_for_sensitivity, threshold_for_specificity
 from .vqa_data import CATEGORIES
-from .vqa_eval import contradictions
+from .vqa_data import answer_contradictions
 
 # %% auto #0
 __all__ = ['VQA_TARGETS', 'SITE_MODELS', 'PRIOR_SD', 'SITE_PROTOCOLS', 'SITE_NS', 'CURVE_COLUMNS', 'SiteModel', 'FilmScores',
@@ -173,11 +173,11 @@ SITE_NS = (0, 10, 25, 50, 100, 200)
 CURVE_COLUMNS = ("model", "category", "n", "draw", "sensitivity", "specificity", "ece", "contradiction")
 
 def contradiction_rate(p: np.ndarray, thresholds: np.ndarray, categories: tuple[str, ...]) -> float:
-    """Share of films whose yes/no answers to the four questions cannot all be true (`vqa_eval.CONTRADICTIONS`); NaN for a one-question
+    """Share of films whose yes/no answers to the four questions cannot all be true (`vqa_data.ANSWER_CONTRADICTIONS`); NaN for a one-question
     model."""
     if tuple(categories) != tuple(CATEGORIES): return float("nan")
     yes = pd.DataFrame(p >= thresholds, columns=list(CATEGORIES))
-    return float(contradictions(yes).any(axis=1).mean())
+    return float(answer_contradictions(yes).any(axis=1).mean())
 
 def scored_rows(model: SiteModel, held: FilmScores, p: np.ndarray, thresholds: np.ndarray, n: int, draw: int) -> list[dict]:
     "One `CURVE_COLUMNS` row per category: sensitivity, specificity and ECE on the held-out films, and their contradiction rate."

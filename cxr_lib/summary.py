@@ -19,8 +19,8 @@ from .metrics import format_ci
 # %% auto #0
 __all__ = ['NO_ANCHOR', 'ANCHORS', 'COMPARISONS', 'SECTIONS', 'meets', 'parse_requirement', 'dashboard_row', 'classifier_rows',
            'vqa_rows', 'four_finding_rows', 'report_rows', 'retrieval_rows', 'dashboard', 'dashboard_html',
-           'site_protocol_table', 'per_hundred', 'complement', 'versus_random', 'runtime_table', 'chapter_stems',
-           'parameters_source', 'parse_parameters', 'parameters_table', 'weight_packages']
+           'site_protocol_table', 'per_hundred', 'complement', 'runtime_table', 'chapter_stems', 'parameters_source',
+           'parse_parameters', 'parameters_table', 'weight_packages']
 
 # %% ../nbs/08_summary.ipynb #7bf7e637
 NO_ANCHOR = "none published"
@@ -191,14 +191,6 @@ def per_hundred(rate: dict | float) -> str:
 def complement(rate: dict) -> dict:
     "1 − an interval `{value, lo, hi}` (its bounds swap): specificity → false-alarm rate."
     return {"value": 1 - rate["value"], "lo": 1 - rate["hi"], "hi": 1 - rate["lo"]}
-
-# %% ../nbs/08_summary.ipynb #50a76976
-def versus_random(difference: dict) -> str:
-    """Verdict on a map's deletion AUC minus a random ordering's `{value, lo, hi}`: lower is better, and an interval that includes zero
-    decides nothing."""
-    if difference["hi"] < 0: return "better than random"
-    if difference["lo"] > 0: return "worse than random"
-    return "no different from random (the interval includes zero)"
 
 # %% ../nbs/08_summary.ipynb #6940a562
 def runtime_table(runtime: dict, chapters: list[str]) -> pd.DataFrame:

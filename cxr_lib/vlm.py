@@ -230,6 +230,14 @@ def from_pretrained(cls: CompactVLM, folder: str | Path, lm=None, tokenizer=None
     model.load_trainable_state(states, source=f" in {run.meta.parent}")
     return model.eval(), meta
 
+@patch
+def save_pretrained(self: CompactVLM, folder: str | Path, meta: dict | None = None) -> Path:
+    """Store the trained parts (adapter, projector) as float16 safetensors in `folder`, beside `config.json` with the config, its
+    fingerprint and `meta` (history, timing): what `from_pretrained` reads back. The folder."""
+    run = checkpoint_run(folder)
+    run.save(self.trainable_state(), {**(meta or {}), "config": asdict(self.config), "key": self.config.key()})
+    return run.meta.parent
+
 def default_checkpoint() -> Path:
     "The folder of the default configuration's run: this run's `CXR_MODELS` copy, else the committed one."
     return model_file("vqa", VQAConfig().name())

@@ -18,9 +18,10 @@ from .subtypes import subtype_array
 
 # %% auto #0
 __all__ = ['PRESENCE_FRAMES', 'HELD_OUT', 'QUESTIONS', 'CATEGORIES', 'VQA_COLUMNS', 'EVAL_SET_VERSION', 'EVAL_COLUMNS',
-           'Category', 'compose', 'clean_question', 'detect_category', 'findings_from_labels',
+           'ANSWER_CONTRADICTIONS', 'Category', 'compose', 'clean_question', 'detect_category', 'findings_from_labels',
            'pneumoniamnist_findings', 'FindingsDataset', 'read_manifest', 'synthetic_manifest', 'vqa_items',
-           'draw_eval_set', 'eval_set_path', 'freeze_eval_set', 'load_eval_set']
+           'draw_eval_set', 'eval_set_path', 'freeze_eval_set', 'load_eval_set', 'film_probabilities', 'film_answers',
+           'answer_contradictions', 'coherent_readout']
 
 # %% ../nbs/03a_vqa_data.ipynb #cfed93e8
 @dataclass(frozen=True)
@@ -234,3 +235,32 @@ def load_eval_set() -> pd.DataFrame:
         raise CXRError(f"{path} does not match the md5 recorded in {path.with_suffix('.json').name}",
                        "restore the committed file with git checkout")
     return pd.read_csv(path)
+
+# %% ../nbs/03a_vqa_data.ipynb #0282c6cd
+ANSWER_CONTRADICTIONS = {  # answers to one film that cannot all be true
+    "normal and pneumonia both yes": lambda a: a.normal & a.pneumonia,
+    "normal and pneumonia both no": lambda a: ~a.normal & ~a.pneumonia,
+    "a subtype yes, pneumonia no": lambda a: (a.bacterial | a.viral) & ~a.pneumonia,
+    "both subtypes yes": lambda a: a.bacterial & a.viral,
+}
+
+def film_probabilities(frame: pd.DataFrame, column: str = "p_yes_calibrated") -> pd.DataFrame:
+    "One row per film (`split, index`), one column per category: its answer probability (NaN where the category was not asked)."
+    return frame.pivot_table(index=["split", "index"], columns="category", values=column).reindex(columns=list(CATEGORIES))
+
+def film_answers(p: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    "Yes (True) or no per film and category at each category's threshold; a category not asked is no."
+    return pd.DataFrame({c: (p[c] >= thresholds[c]).to_numpy() for c in CATEGORIES}, index=p.index)
+
+def answer_contradictions(yes: pd.DataFrame) -> pd.DataFrame:
+    "Per film, which `ANSWER_CONTRADICTIONS` its yes/no answers commit."
+    return pd.DataFrame({name: rule(yes).to_numpy() for name, rule in ANSWER_CONTRADICTIONS.items()}, index=yes.index)
+
+def coherent_readout(p: pd.DataFrame) -> pd.DataFrame:
+    """Normal / bacterial / viral probabilities from a film's four answers that respect the category structure: P(pneumonia) is the mean
+    of the pneumonia answer and 1 − the normal answer, split between the subtypes in the ratio of their answers (even, where not asked)."""
+    pneumonia = np.nanmean(np.c_[p.pneumonia.to_numpy(), 1 - p.normal.to_numpy()], axis=1)
+    b, v = p.bacterial.fillna(0.5).to_numpy(), p.viral.fillna(0.5).to_numpy()
+    share = np.where(b + v > 0, b / np.maximum(b + v, 1e-12), 0.5)
+    return pd.DataFrame({"pneumonia": pneumonia, "bacterial": pneumonia * share, "viral": pneumonia * (1 - share),
+                         "normal": 1 - pneumonia}, index=p.index)

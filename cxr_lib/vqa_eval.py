@@ -24,12 +24,12 @@ from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
 from .vlm import CompactVLM, VQAConfig, checkpoint_run, default_checkpoint, vqa_run
-from .vqa_data import CATEGORIES
+from .vqa_data import (ANSWER_CONTRADICTIONS, CATEGORIES, answer_contradictions, coherent_readout, film_answers,
+                              film_probabilities)
 
 # %% auto #0
-__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'CONTRADICTIONS', 'OUTCOMES', 'POINT_FIELDS', 'load_answers',
-           'cross_validated_nll', 'fit_calibration', 'calibrate_answers', 'split_report', 'results_table',
-           'target_table', 'film_probabilities', 'film_answers', 'contradictions', 'coherent_readout', 'readout_scores',
+__all__ = ['TARGETS', 'ANSWER_FILES', 'LABEL_COLUMN', 'OUTCOMES', 'POINT_FIELDS', 'load_answers', 'cross_validated_nll',
+           'fit_calibration', 'calibrate_answers', 'split_report', 'results_table', 'target_table', 'readout_scores',
            'plot_reliability_band', 'benchmark_latency', 'outcomes', 'saliency_sample', 'points_from_summary',
            'write_evaluation']
 
@@ -130,35 +130,6 @@ def target_table(reports: dict, split: str = "test", targets: dict = TARGETS) ->
                          "met (CI)": bool(v["lo"] >= t) if better == "high" else bool(v["hi"] < t)})
     return pd.DataFrame(rows).set_index(["category", "criterion"])
 
-# %% ../nbs/05_vqa_evaluation.ipynb #0282c6cd
-CONTRADICTIONS = {  # answers to one film that cannot all be true
-    "normal and pneumonia both yes": lambda a: a.normal & a.pneumonia,
-    "normal and pneumonia both no": lambda a: ~a.normal & ~a.pneumonia,
-    "a subtype yes, pneumonia no": lambda a: (a.bacterial | a.viral) & ~a.pneumonia,
-    "both subtypes yes": lambda a: a.bacterial & a.viral,
-}
-
-def film_probabilities(frame: pd.DataFrame, column: str = "p_yes_calibrated") -> pd.DataFrame:
-    "One row per film (`split, index`), one column per category: its answer probability (NaN where the category was not asked)."
-    return frame.pivot_table(index=["split", "index"], columns="category", values=column).reindex(columns=list(CATEGORIES))
-
-def film_answers(p: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
-    "Yes (True) or no per film and category at each category's threshold; a category not asked is no."
-    return pd.DataFrame({c: (p[c] >= thresholds[c]).to_numpy() for c in CATEGORIES}, index=p.index)
-
-def contradictions(yes: pd.DataFrame) -> pd.DataFrame:
-    "Per film, which `CONTRADICTIONS` its answers commit."
-    return pd.DataFrame({name: rule(yes).to_numpy() for name, rule in CONTRADICTIONS.items()}, index=yes.index)
-
-def coherent_readout(p: pd.DataFrame) -> pd.DataFrame:
-    """Normal / bacterial / viral probabilities from a film's four answers that respect the category structure: P(pneumonia) is the mean
-    of the pneumonia answer and 1 − the normal answer, split between the subtypes in the ratio of their answers (even, where not asked)."""
-    pneumonia = np.nanmean(np.c_[p.pneumonia.to_numpy(), 1 - p.normal.to_numpy()], axis=1)
-    b, v = p.bacterial.fillna(0.5).to_numpy(), p.viral.fillna(0.5).to_numpy()
-    share = np.where(b + v > 0, b / np.maximum(b + v, 1e-12), 0.5)
-    return pd.DataFrame({"pneumonia": pneumonia, "bacterial": pneumonia * share, "viral": pneumonia * (1 - share),
-                         "normal": 1 - pneumonia}, index=p.index)
-
 # %% ../nbs/05_vqa_evaluation.ipynb #b85d4cc8
 def readout_scores(p: pd.DataFrame, labels: pd.DataFrame, thresholds: dict, n_boot: int = 2000, seed: int = 0) -> dict:
     """Per category: the `scorecard` at its threshold, over the films whose answer is known (NaN scores where a smoke run's few films
@@ -185,7 +156,7 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
     load time; batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's
     matrix-multiply speed."""
     from PIL import Image
-    from cxr_lib.book import hardware
+    from cxr_lib.core import hardware
     clock = Stopwatch()
     backend = CompactBackend(CompactVLM.from_pretrained(checkpoint)[0], merge_lora=True)
     load_ms = clock.ms

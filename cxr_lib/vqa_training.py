@@ -97,6 +97,10 @@ class VQATrainResult:
                                                   history=self.history.to_dict(orient="list"), yes_ids=self.model.yes_ids,
                                                   no_ids=self.model.no_ids, torch=torch.__version__)
 
+    def save_pretrained(self, root: Path | None = None) -> Path:
+        "Store the run in the run store (under `root`, default `models/vqa`) with its history and timing; its folder."
+        return self.model.save_pretrained(vqa_run(self.config, root).meta.parent, self.stored()[1])
+
 def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: bool = True,
               model: CompactVLM | None = None) -> VQATrainResult:
     "Train the projector and LoRA adapter on the training split; keep the weights with the best mean validation AUC."
