@@ -6,13 +6,13 @@ every chapter in minutes without touching the committed results."""
 
 # %% ../nbs/90_book.ipynb #644518c1
 from __future__ import annotations
-import hashlib, os, re, shutil, subprocess, sys, time
+import hashlib, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import yaml
 from fastcore.script import call_parse
 
-from .core import CXRError, Stopwatch, cli_errors, hardware, project_root, read_json, write_json
+from .core import CXRError, Stopwatch, cli_errors, comma_items, hardware, project_root, read_json, write_json
 from .runs import fingerprint
 
 # %% auto #0
@@ -159,12 +159,20 @@ def setup(app):
 
 # %% ../nbs/90_book.ipynb #1af19b7e
 def select_chapters(chapters: list[Path], only: str | None) -> list[Path]:
-    "Chapters matching `only` (e.g. `data`, `01_data` or `01_data.ipynb`), or all of them."
+    "Chapters matching `only` (comma-separated names such as `data`, `01_data` or `01_data.ipynb`) in book order, or all of them."
     if not only: return chapters
-    want = only.removesuffix(".ipynb")
-    hits = [c for c in chapters if c.stem == want or c.stem.split("_", 1)[-1] == want]
-    if not hits: raise CXRError(f"no chapter named {only!r}", f"use one of: {', '.join(c.stem for c in chapters)}")
-    return hits
+    def named(chapter: Path, want: str) -> bool: return chapter.stem == want or chapter.stem.split("_", 1)[-1] == want
+    wanted = [w.removesuffix(".ipynb") for w in comma_items(only)]
+    for want in wanted:
+        if not any(named(c, want) for c in chapters): raise CXRError(f"no chapter named {want!r}",
+                                                                     f"use one of: {', '.join(c.stem for c in chapters)}")
+    return [c for c in chapters if any(named(c, w) for w in wanted)]
+
+def _library_worker(pages: list[Path], scratch: Path) -> subprocess.Popen:
+    "A second smoke `cxr-book` over the library's `pages`, writing into its own `scratch`, started beside the chapters."
+    command = shutil.which("cxr-book", path=str(Path(sys.executable).parent)) or shutil.which("cxr-book")
+    return subprocess.Popen([command, "--smoke", "--no-build", "--only", ",".join(p.stem for p in pages), "--scratch", str(scratch)],
+                            start_new_session=True)  # its own process group: a failed chapter stops it with its kernels
 
 @call_parse
 @cli_errors
@@ -172,22 +180,36 @@ def cxr_book(smoke: bool = False,  # run every chapter with its smoke parameters
              only: str = None,  # execute only this chapter, e.g. 01_data or data
              no_build: bool = False,  # execute only; skip the Jupyter Book build
              no_execute: bool = False,  # build only, from the committed notebooks
-             started: float = None):  # unix time `make book` started, to record its total wall time
+             started: float = None,  # unix time `make book` started, to record its total wall time
+             scratch: str = None):  # with --smoke: the folder its results, models and run record go to (default build/smoke)
     "Execute the book's chapters with papermill, then build the site strictly."
     root = project_root()
     chapters = select_chapters(chapter_notebooks(root), only)
     times = {}
     if not no_execute:
-        scratch = root / "build" / "smoke"
+        own_scratch = scratch is not None
+        scratch = Path(scratch) if own_scratch else root / "build" / "smoke"
+        worker = None
         if smoke:
             if not only: shutil.rmtree(scratch, ignore_errors=True)  # a whole smoke run starts clean: nothing stale can pass for it
             os.environ["CXR_RESULTS"], os.environ["CXR_MODELS"] = str(scratch / "results"), str(scratch / "models")
-        for nb in chapters:
-            dest = (root / "build" / "smoke" / "nbs" / nb.name) if smoke else nb
-            print(f"[cxr-book] executing {nb.relative_to(root)} ({'smoke' if smoke else 'full'} parameters)", flush=True)
-            times[nb.stem] = round(execute_chapter(nb, dest, smoke), 1)
-            print(f"[cxr-book] {nb.stem}: {times[nb.stem]:.0f} s", flush=True)
+            if not only:  # the library's pages test only the library: beside the chapters, in a folder of their own
+                library = library_notebooks(root)
+                worker, chapters = _library_worker(library, scratch / "library"), [c for c in chapters if c not in library]
+        try:
+            for nb in chapters:
+                dest = (root / "build" / "smoke" / "nbs" / nb.name) if smoke else nb
+                print(f"[cxr-book] executing {nb.relative_to(root)} ({'smoke' if smoke else 'full'} parameters)", flush=True)
+                times[nb.stem] = round(execute_chapter(nb, dest, smoke, progress=not own_scratch), 1)
+                print(f"[cxr-book] {nb.stem}: {times[nb.stem]:.0f} s", flush=True)
+        except BaseException:
+            if worker: os.killpg(worker.pid, signal.SIGTERM)
+            raise
+        if worker:
+            if worker.wait(): raise CXRError("a library page failed in the smoke run beside the chapters", "see its [cxr-book] line above")
+            times.update(read_json(scratch / "library" / "run.json")["chapters"])
         if smoke and not only: write_json({"source": source_fingerprint(root), "chapters": times}, scratch / "run.json")
+        elif smoke and own_scratch: write_json({"chapters": times}, scratch / "run.json")  # read by the run that started this one
     index = None if no_build else build_site(root)
     if not smoke and times:
         runtime_path = root / "results" / "runtime.json"
