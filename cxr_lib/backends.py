@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .core import CXRError, Stopwatch, check_args, cli_errors, read_json, results_dir, seed_everything, timed_ms, write_json
+from .core import CXRError, check_args, cli_errors, read_json, results_dir, seed_everything, write_json
+from .timing import Stopwatch, timed_ms
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .calibration import Calibrator
 from .encoders import normalise_maps

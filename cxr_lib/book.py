@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 from fastcore.script import call_parse
 
-from .core import CXRError, Stopwatch, cli_errors, comma_items, hardware, project_root, read_json, write_json
+from .core import CXRError, cli_errors, comma_items, project_root, read_json, write_json
+from .timing import Stopwatch, hardware
 from .runs import fingerprint
 
 # %% auto #0
@@ -52,7 +53,8 @@ def library_notebooks(root: str | Path | None = None) -> list[Path]:
     return [p for p in chapter_notebooks(root) if any(LIBRARY_TAG in c.metadata.get("tags", []) for c in _cells(p))]
 
 _EXPORTS = re.compile(r"^#\|\s*(?:default_exp|export)\s+([A-Za-z_]\w*)\s*$", re.M)
-_IMPORTS = re.compile(r"^\s*(?:from cxr_lib\.(\w+) import|import cxr_lib\.(\w+)|from cxr_lib import ([\w, ]+))", re.M)  # statements, not strings
+# import statements, not strings that mention one
+_IMPORTS = re.compile(r"^\s*(?:from cxr_lib\.(\w+) import|import cxr_lib\.(\w+)|from cxr_lib import ([\w, ]+))", re.M)
 
 def late_imports(root: str | Path | None = None) -> list[str]:
     """Each `page imports module` where the module is exported by a page later in the book, or by none: the reading order is the

@@ -21,7 +21,8 @@ from fastcore.basics import patch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything, weight_file
+from .timing import Stopwatch
 from .data import PneumoniaMNIST, load_pneumoniamnist, to_unit
 from .runs import LR_SCHEDULES, Run, fingerprint, load_state, lr_schedule, train_or_load
 from .splits import validation_split_md5, with_patient_split

@@ -6,7 +6,7 @@ command-line value; and the registry of the weight packages the study's pretrain
 
 # %% ../nbs/00_core.ipynb #a21dee6a
 from __future__ import annotations
-import argparse, contextlib, functools, hashlib, importlib.util, json, math, os, platform, random, sys, time, types, warnings
+import argparse, contextlib, functools, hashlib, importlib.util, json, math, os, random, sys, time, types, warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,9 +18,8 @@ from tqdm import TqdmWarning
 # %% auto #0
 __all__ = ['ARG_RULES', 'WEIGHT_PACKAGES', 'CXRError', 'project_root', 'results_dir', 'models_dir', 'stored', 'result_file',
            'model_file', 'env_flag', 'smoke_default', 'seed_everything', 'md5sum', 'write_json', 'read_json',
-           'for_readers', 'Stopwatch', 'timed_ms', 'warm_median_ms', 'threads', 'matmul_gflops', 'hardware',
-           'cli_errors', 'OneLineArgumentParser', 'check_args', 'comma_items', 'config_command', 'WeightPackage',
-           'weight_file', 'stated_licence', 'home_page']
+           'for_readers', 'cli_errors', 'OneLineArgumentParser', 'check_args', 'comma_items', 'config_command',
+           'WeightPackage', 'weight_file', 'stated_licence', 'home_page']
 
 # %% ../nbs/00_core.ipynb #cbbe3bbc
 class CXRError(Exception):
@@ -141,65 +140,6 @@ def for_readers(frame, digits: int = 3):
     spaced = lambda name: name.replace("_", " ") if isinstance(name, str) else name
     table = table.rename(columns=spaced).rename_axis(index=[spaced(n) for n in table.index.names])
     return table
-
-# %% ../nbs/00_core.ipynb #b8ef3b84
-class Stopwatch:
-    "Wall time since it was started: the study's one clock, read in `ms` or `s` (training runs, chapters, a command's steps)."
-    def __init__(self): self.started = time.perf_counter_ns()
-    @property
-    def ms(self) -> float: return (time.perf_counter_ns() - self.started) / 1e6
-    @property
-    def s(self) -> float: return self.ms / 1000
-
-def timed_ms(fn, items, outputs: list | None = None) -> np.ndarray:
-    "Wall time (ms) of `fn(item)` for each item, by `Stopwatch`; `fn`'s results are appended to `outputs` when it is given."
-    times = []
-    for item in items:
-        clock = Stopwatch(); result = fn(item); times.append(clock.ms)
-        if outputs is not None: outputs.append(result)
-    return np.array(times)
-
-def warm_median_ms(step, repeats: int = 30, warmup: int = 3) -> float:
-    "Median of `timed_ms` over `repeats` calls of `step(i)`, after `warmup` calls that are not counted."
-    return float(np.median(timed_ms(step, range(warmup + repeats))[warmup:]))
-
-@contextlib.contextmanager
-def threads(n: int):
-    """Run the block with `n` threads in torch and FAISS (where they are loaded), then restore both: single-thread timings compare
-    across machines."""
-    import torch
-    faiss = sys.modules.get("faiss")
-    before = torch.get_num_threads(), faiss.omp_get_max_threads() if faiss else None
-    torch.set_num_threads(n)
-    if faiss: faiss.omp_set_num_threads(n)
-    try: yield
-    finally:
-        torch.set_num_threads(before[0])
-        if faiss: faiss.omp_set_num_threads(before[1])
-
-def matmul_gflops() -> float:
-    "This machine's float32 matrix-multiply speed (GFLOP/s), printed beside every timing so that timings compare across machines."
-    import torch
-    a, b = torch.randn(256, 576), torch.randn(576, 1536)  # the shape of the language model's MLP projection, at 256 tokens
-    return 2 * 256 * 576 * 1536 / warm_median_ms(lambda _: a @ b) / 1e6
-
-# %% ../nbs/00_core.ipynb #0612bdbb
-def hardware() -> dict:
-    "CPU model, core count, memory and accelerator of this machine, and the library versions that matter."
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
-    except (OSError, StopIteration): pass
-    try: mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError): mem_gib = None
-    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "python": platform.python_version(),
-            "platform": platform.platform()}
-    try:
-        import torch
-        info.update(torch=torch.__version__, threads=torch.get_num_threads(),
-                    gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
-    except ImportError: pass
-    return info
 
 # %% ../nbs/00_core.ipynb #d415cf44
 def cli_errors(func):

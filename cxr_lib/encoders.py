@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from dataclasses import dataclass
 
-from .core import CXRError, Stopwatch, md5sum, model_file, weight_file
+from .core import CXRError, md5sum, model_file, weight_file
+from .timing import Stopwatch
 from .runs import fingerprint
 from .data import PneumoniaMNIST, to_unit
 from pathlib import Path

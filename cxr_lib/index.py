@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
 
-from .core import CXRError, Stopwatch, check_args, cli_errors, md5sum, model_file, models_dir, threads, timed_ms, write_json
+from .core import CXRError, check_args, cli_errors, md5sum, model_file, models_dir, write_json
+from .timing import Stopwatch, threads, timed_ms
 from .data import CLASS_NAMES, SPLITS, PneumoniaMNIST, load_pneumoniamnist, read_image
 from .embeddings import EMBEDDINGS, Embedder, l2_normalise, load_embedder
 from .retrieval import retrieval_grid

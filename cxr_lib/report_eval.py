@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import CXRError, Stopwatch, read_json, result_file, results_dir, write_json
+from .core import CXRError, read_json, result_file, results_dir, write_json
+from .timing import Stopwatch
 from .metrics import bootstrap, check_binary
 from .report_labels import (CONTRADICTIONS, SUBTYPE_NAMES, UNSUPPORTED, ReportLabel, checklist_report, contradictions,
                                    is_faithful, label_text,

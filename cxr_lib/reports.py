@@ -21,7 +21,8 @@ from .calibration import apply_softmax_temperature
 from .classifier import Classifier
 from .encoders import four_finding_checkpoints
 from .four_finding import ensemble_logits, ensemble_operating_points
-from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, read_json, result_file, seed_everything
+from .timing import Stopwatch
 from .data import PneumoniaMNIST, load_pneumoniamnist, read_image
 from .report_labels import (CERTAIN_FROM, FINDINGS, IMPRESSION, LIKELY_FROM, SUBTYPE_HEDGE, UNLIKELY_FROM, checklist_report,
                                    contradictions, hedge, is_faithful, label_report, label_text, unsupported_findings)

@@ -173,8 +173,8 @@ SITE_NS = (0, 10, 25, 50, 100, 200)
 CURVE_COLUMNS = ("model", "category", "n", "draw", "sensitivity", "specificity", "ece", "contradiction")
 
 def contradiction_rate(p: np.ndarray, thresholds: np.ndarray, categories: tuple[str, ...]) -> float:
-    """Share of films whose yes/no answers to the four questions cannot all be true (`vqa_data.ANSWER_CONTRADICTIONS`); NaN for a one-question
-    model."""
+    """Share of films whose yes/no answers to the four questions cannot all be true (`vqa_data.ANSWER_CONTRADICTIONS`); NaN for a
+    one-question model."""
     if tuple(categories) != tuple(CATEGORIES): return float("nan")
     yes = pd.DataFrame(p >= thresholds, columns=list(CATEGORIES))
     return float(answer_contradictions(yes).any(axis=1).mean())

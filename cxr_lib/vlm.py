@@ -19,7 +19,8 @@ from fastcore.basics import patch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 
-from .core import CXRError, Stopwatch, check_args, cli_errors, model_file, models_dir, seed_everything
+from .core import CXRError, check_args, cli_errors, model_file, models_dir, seed_everything
+from .timing import Stopwatch
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .classifier import TRAIN_SPLITS
 from .encoders import SPATIAL_ENCODERS, build_encoder, encode

@@ -18,8 +18,8 @@ from .backends import ANSWER_COLUMNS, CompactBackend, answer_question
 from .calibration import (CALIBRATOR_KINDS, Calibrator, answer_logits, binary_nll, ece, perfect_calibration_ece, scorecard,
                                  smooth_ece,
                                  top_label_ece)
-from .core import (CXRError, Stopwatch, matmul_gflops, model_file, read_json, result_file, results_dir, timed_ms, warm_median_ms,
-                          write_json)
+from .core import CXRError, model_file, read_json, result_file, results_dir, write_json
+from .timing import Stopwatch, matmul_gflops, timed_ms, warm_median_ms
 from .data import load_pneumoniamnist, read_image
 from .metrics import bayes_threshold, binary_metrics, bootstrap, bootstrap_metrics, format_ci, threshold_for_specificity
 from .runs import Run
@@ -156,7 +156,7 @@ def benchmark_latency(checkpoint: str | Path, images: np.ndarray, questions: lis
     load time; batched throughput; where one answer's time goes (encoder, language-model forward pass); and this CPU's
     matrix-multiply speed."""
     from PIL import Image
-    from cxr_lib.core import hardware
+    from cxr_lib.timing import hardware
     clock = Stopwatch()
     backend = CompactBackend(CompactVLM.from_pretrained(checkpoint)[0], merge_lora=True)
     load_ms = clock.ms

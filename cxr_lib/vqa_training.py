@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import CXRError, Stopwatch, cli_errors, config_command, seed_everything
+from .core import CXRError, cli_errors, config_command, seed_everything
+from .timing import Stopwatch
 from .data import PneumoniaMNIST, load_pneumoniamnist
 from .encoders import SPATIAL_ENCODERS
 from .lm import BUNDLED_LM, yes_no_scores
