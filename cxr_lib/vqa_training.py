@@ -100,7 +100,8 @@ class VQATrainResult:
 
     def save_pretrained(self, root: Path | None = None) -> Path:
         "Store the run in the run store (under `root`, default `models/vqa`) with its history and timing; its folder."
-        return self.model.save_pretrained(vqa_run(self.config, root).meta.parent, self.stored()[1])
+        run = vqa_run(self.config, root); run.save(*self.stored())
+        return run.meta.parent
 
 def train_vqa(config: VQAConfig, data: PneumoniaMNIST | None = None, progress: bool = True,
               model: CompactVLM | None = None) -> VQATrainResult:
